@@ -183,7 +183,7 @@ func Run(t *testing.T, c Config) {
 		content := []byte("%PDF-1.4 conformance file\n")
 		opens := 0
 		f := providers.OutFile{ID: 103, Name: "report.pdf", MIME: "application/pdf", Size: int64(len(content)),
-			URL: "https://omnichat.example/files/103",
+			URL:  "https://omnichat.example/files/103",
 			Open: func() (io.ReadCloser, error) { opens++; return io.NopCloser(bytes.NewReader(content)), nil }}
 		sent, err := p.SendFile(ctx, ch, c.Recipient, f)
 		if err != nil {
