@@ -81,6 +81,14 @@ type Download struct {
 	Header http.Header
 }
 
+// ButtonAnswerer is implemented by platforms that expect a button press to be acknowledged
+// (Telegram's answerCallbackQuery, VK's messages.sendMessageEventAnswer). The core calls it
+// from a job after the EventButton is stored, with that event (ExternalID, UserID, ChatID,
+// Payload as EventFilter returned them).
+type ButtonAnswerer interface {
+	AnswerButton(ctx context.Context, ch Channel, ev Event) error
+}
+
 // Acknowledger is implemented by providers whose platform expects a particular answer to a
 // webhook once its events are stored (VK wants the plain text "ok"). Without it the core
 // answers 200 with an empty JSON object.
