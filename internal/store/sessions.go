@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Session is a sign-in or an API token.
+type Session struct {
+	ID         int64     `json:"id"`
+	UserID     int64     `json:"user_id"`
+	Kind       string    `json:"kind"`
+	Name       string    `json:"name"`
+	CSRFToken  string    `json:"-"`
+	UserAgent  string    `json:"user_agent"`
+	IP         string    `json:"ip"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// CreateSession stores a session by the hash of its token.
+func CreateSession(ctx context.Context, db DB, hash []byte, s *Session) error {
+	err := db.QueryRow(ctx, `INSERT INTO sessions (user_id, token_hash, kind, name, csrf_token, user_agent, ip, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, created_at, last_used_at`,
+		s.UserID, hash, s.Kind, s.Name, s.CSRFToken, s.UserAgent, s.IP, s.ExpiresAt).Scan(&s.ID, &s.CreatedAt, &s.LastUsedAt)
+	return notFoundOrNil(err, "create session")
+}
+
+// SessionUser returns the live session with this token hash and its active user. It
+// refreshes last_used_at at most once a minute to keep writes off the hot path.
+func SessionUser(ctx context.Context, db DB, hash []byte) (Session, User, error) {
+	var s Session
+	var u User
+	err := db.QueryRow(ctx, `SELECT s.id, s.user_id, s.kind, s.name, s.csrf_token, s.created_at, s.last_used_at, s.expires_at, `+userCols+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`, hash).Scan(
+		&s.ID, &s.UserID, &s.Kind, &s.Name, &s.CSRFToken, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt,
+		&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Active, &u.Locale, &u.Status, &u.Capacity, &u.CreatedAt, &u.LastAssignedAt)
+	if err != nil {
+		return s, u, notFound(err, "session")
+	}
+	if time.Since(s.LastUsedAt) > time.Minute {
+		if _, err := db.Exec(ctx, `UPDATE sessions SET last_used_at = now() WHERE id = $1`, s.ID); err != nil {
+			return s, u, notFound(err, "touch session")
+		}
+	}
+	return s, u, nil
+}
+
+// DeleteSession removes one session of a user.
+func DeleteSession(ctx context.Context, db DB, userID, id int64) error {
+	tag, err := db.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return notFound(err, "delete session")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound(ErrNotFound, "delete session")
+	}
+	return nil
+}
+
+// DeleteUserSessions signs a user out everywhere (deactivation, password change).
+func DeleteUserSessions(ctx context.Context, db DB, userID int64, kind string) error {
+	_, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND kind = $2`, userID, kind)
+	return notFoundOrNil(err, "delete user sessions")
+}
+
+// ListSessions lists a user's live sessions of a kind.
+func ListSessions(ctx context.Context, db DB, userID int64, kind string) ([]Session, error) {
+	rows, err := db.Query(ctx, `SELECT id, user_id, kind, name, user_agent, ip, created_at, last_used_at, expires_at
+		FROM sessions WHERE user_id = $1 AND kind = $2 AND expires_at > now() ORDER BY id DESC`, userID, kind)
+	if err != nil {
+		return nil, notFound(err, "list sessions")
+	}
+	defer rows.Close()
+	out := []Session{}
+	for rows.Next() {
+		var s Session
+		if err := rows.Scan(&s.ID, &s.UserID, &s.Kind, &s.Name, &s.UserAgent, &s.IP, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt); err != nil {
+			return nil, notFound(err, "scan session")
+		}
+		out = append(out, s)
+	}
+	return out, notFoundOrNil(rows.Err(), "list sessions")
+}
+
+// RecordLoginFailure notes a failed sign-in under each key (address, email).
+func RecordLoginFailure(ctx context.Context, db DB, keys ...string) error {
+	_, err := db.Exec(ctx, `INSERT INTO login_failures (key) SELECT unnest($1::text[])`, keys)
+	return notFoundOrNil(err, "record login failure")
+}
+
+// LoginFailures counts failures of key within window.
+func LoginFailures(ctx context.Context, db DB, key string, window time.Duration) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key = $1 AND at > now() - $2::interval`, key, window).Scan(&n)
+	return n, notFoundOrNil(err, "count login failures")
+}
+
+// PruneLoginFailures deletes old failures and expired sessions.
+func PruneLoginFailures(ctx context.Context, db DB, older time.Duration) error {
+	if _, err := db.Exec(ctx, `DELETE FROM login_failures WHERE at < now() - $1::interval`, older); err != nil {
+		return notFound(err, "prune login failures")
+	}
+	_, err := db.Exec(ctx, `DELETE FROM sessions WHERE expires_at < now()`)
+	return notFoundOrNil(err, "prune sessions")
+}
