@@ -1,0 +1,242 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/omnichat/omnichat/internal/push"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers"
+)
+
+// Chan is what ingest needs to know about a channel.
+type Chan struct {
+	ID           int64
+	Kind         string
+	DepartmentID *int64
+	// AnswersButtons: the provider wants button presses acknowledged (ButtonAnswerer).
+	AnswersButtons bool
+}
+
+// errRace means a concurrent transaction stored the same platform message first; the whole
+// ingest is retried, and the retry sees it as a duplicate.
+var errRace = errors.New("concurrent duplicate")
+
+// IngestResult tells what an ingest stored.
+type IngestResult struct {
+	Messages   int // new messages stored
+	Duplicates int // platform retries recognised and skipped
+}
+
+// Ingest stores a webhook's events in one transaction, with the follow-up jobs and
+// realtime notifications, before the webhook is answered. A platform retry of a stored
+// message changes nothing.
+func (s *Service) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (IngestResult, error) {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		var res IngestResult
+		err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			res, err = s.ingestTx(ctx, tx, ch, st, evs)
+			return err
+		})
+		if errors.Is(err, errRace) && attempt < 3 {
+			continue
+		}
+		return res, err
+	}
+}
+
+type ingestState struct {
+	jobs  []river.InsertManyParams
+	notes []push.Event
+	res   IngestResult
+}
+
+func (s *Service) ingestTx(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, evs []providers.Event) (IngestResult, error) {
+	var is ingestState
+	for i := range evs {
+		ev := &evs[i]
+		var err error
+		switch ev.Kind {
+		case providers.EventMessage, providers.EventButton:
+			err = s.ingestMessage(ctx, tx, ch, st, ev, &is)
+		case providers.EventEdited:
+			err = s.ingestEdit(ctx, tx, ch, ev, &is)
+		case providers.EventDelivered, providers.EventRead, providers.EventFailed:
+			err = s.ingestReceipt(ctx, tx, ch, ev, &is)
+		case providers.EventSubscribed, providers.EventConversationStarted:
+			var v store.Visitor
+			if v, err = s.upsertVisitor(ctx, tx, ch, ev); err == nil {
+				err = store.SetVisitorReachable(ctx, tx, ch.ID, ev.UserID, true)
+				if v.Inserted {
+					is.jobs = append(is.jobs, job(FetchUserInfoArgs{VisitorID: v.ID}))
+				}
+			}
+		case providers.EventUnsubscribed:
+			err = store.SetVisitorReachable(ctx, tx, ch.ID, ev.UserID, false)
+		default:
+			s.Log.Warn("ingest: unknown event kind", "kind", ev.Kind, "channel", ch.ID)
+		}
+		if err != nil {
+			return is.res, err
+		}
+	}
+	if err := s.enqueue(ctx, tx, is.jobs); err != nil {
+		return is.res, fmt.Errorf("enqueue follow-up jobs: %w", err)
+	}
+	return is.res, push.Notify(ctx, tx, is.notes...)
+}
+
+func (s *Service) upsertVisitor(ctx context.Context, tx pgx.Tx, ch Chan, ev *providers.Event) (store.Visitor, error) {
+	if ev.UserID == "" {
+		return store.Visitor{}, fmt.Errorf("%s event without a user id: %w", ev.Kind, providers.ErrMalformed)
+	}
+	u := ev.User
+	return store.UpsertVisitor(ctx, tx, store.VisitorUpsert{ChannelID: ch.ID, ExternalID: ev.UserID, ChatID: ev.ChatID,
+		FirstName: u.FirstName, LastName: u.LastName, Username: u.Username, Phone: NormalizePhone(u.Phone, s.PhoneRegion), Email: u.Email, Lang: u.Language})
+}
+
+func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, ev *providers.Event, is *ingestState) error {
+	var extID *string
+	if ev.ExternalID != "" {
+		id := ev.ExternalID
+		if ev.Kind == providers.EventButton {
+			id = "button:" + id
+		}
+		extID = &id
+		dup, err := store.MessageExists(ctx, tx, ch.ID, id)
+		if err != nil {
+			return err
+		}
+		if dup {
+			is.res.Duplicates++
+			return nil
+		}
+	}
+	// A phone shared by the visitor about themselves feeds the client base.
+	for _, a := range ev.Attachments {
+		if a.Kind == providers.AttachContact && a.OwnPhone && ev.User.Phone == "" {
+			ev.User.Phone = a.Phone
+		}
+	}
+	v, err := s.upsertVisitor(ctx, tx, ch, ev)
+	if err != nil {
+		return err
+	}
+	d, err := store.OpenDialog(ctx, tx, ch.ID, v.ID, ch.DepartmentID)
+	if err != nil {
+		return err
+	}
+	m := store.Message{DialogID: d.ID, ChannelID: ch.ID, Direction: "in", ExternalID: extID, Text: ev.Text, ReplyTo: ev.ReplyTo, CreatedAt: ev.Time}
+	if m.CreatedAt.IsZero() || m.CreatedAt.After(time.Now().Add(time.Minute)) {
+		m.CreatedAt = time.Now()
+	}
+	if ev.Kind == providers.EventButton {
+		m.Kind = "button"
+		if m.Text == "" {
+			m.Text = ev.Payload
+		}
+		m.Data = jsonRaw(map[string]string{"payload": ev.Payload})
+	}
+	var fetch FetchAttachmentsArgs
+	for _, a := range ev.Attachments {
+		sa := store.Attachment{Kind: string(a.Kind), Name: a.Name, MIME: a.MIME, Size: a.Size, Lat: a.Lat, Lon: a.Lon, Phone: a.Phone, Contact: a.Contact}
+		if a.URL != "" || a.Ref != "" {
+			sa.Pending = true
+		}
+		m.Attachments = append(m.Attachments, sa)
+		fetch.Sources = append(fetch.Sources, FileSource{URL: a.URL, Ref: a.Ref})
+	}
+	inserted, err := store.InsertMessage(ctx, tx, &m)
+	if err != nil {
+		return err
+	}
+	if !inserted {
+		return errRace
+	}
+	is.res.Messages++
+	preview := m.Text
+	if preview == "" && len(m.Attachments) > 0 {
+		preview = "[" + m.Attachments[0].Kind + "]"
+	}
+	if err := store.TouchDialog(ctx, tx, d.ID, preview, true, m.CreatedAt); err != nil {
+		return err
+	}
+	for _, a := range m.Attachments {
+		if a.Pending {
+			fetch.MessageID, fetch.ChannelID, fetch.Attachments = m.ID, ch.ID, m.Attachments
+			is.jobs = append(is.jobs, job(fetch))
+			break
+		}
+	}
+	if v.Inserted || v.InfoLoadedAt == nil {
+		is.jobs = append(is.jobs, job(FetchUserInfoArgs{VisitorID: v.ID}))
+	}
+	if st.AutoAdd && (v.ClientID == nil) && (v.Inserted || v.Phone != "") {
+		is.jobs = append(is.jobs, job(LinkClientArgs{VisitorID: v.ID}))
+	}
+	if ev.Kind == providers.EventButton && ch.AnswersButtons {
+		is.jobs = append(is.jobs, job(AnswerButtonArgs{ChannelID: ch.ID, EventID: ev.ExternalID, UserID: ev.UserID, ChatID: ev.ChatID, Payload: ev.Payload}))
+	}
+	if d.Created {
+		is.notes = append(is.notes, push.ForDialog("dialog.created", d, m.ID))
+		is.jobs = append(is.jobs, job(AssignArgs{DialogID: d.ID}))
+	} else {
+		is.notes = append(is.notes, push.ForDialog("message.created", d, m.ID))
+	}
+	if v.Inserted && st.FirstContactText != "" {
+		ok, err := store.MarkFirstContactSent(ctx, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			auto, err := s.queueText(ctx, tx, d, nil, st.FirstContactText, "first_contact", nil)
+			if err != nil {
+				return err
+			}
+			is.jobs = append(is.jobs, job(SendArgs{MessageID: auto.ID}))
+			is.notes = append(is.notes, push.ForDialog("message.created", d, auto.ID))
+		}
+	}
+	return nil
+}
+
+func (s *Service) ingestEdit(ctx context.Context, tx pgx.Tx, ch Chan, ev *providers.Event, is *ingestState) error {
+	id, dialogID, changed, err := store.EditMessage(ctx, tx, ch.ID, ev.ExternalID, ev.Text, ev.Time)
+	if errors.Is(err, store.ErrNotFound) {
+		s.Log.Info("ingest: edit of an unknown message ignored", "channel", ch.ID)
+		return nil
+	}
+	if err != nil || !changed {
+		return err
+	}
+	is.notes = append(is.notes, push.Event{Kind: "message.updated", DialogID: dialogID, MessageID: id})
+	return nil
+}
+
+func (s *Service) ingestReceipt(ctx context.Context, tx pgx.Tx, ch Chan, ev *providers.Event, is *ingestState) error {
+	status := map[providers.EventKind]string{providers.EventDelivered: "delivered", providers.EventRead: "read", providers.EventFailed: "failed"}[ev.Kind]
+	var ups []store.ReceiptUpdate
+	var err error
+	if len(ev.Refs) > 0 {
+		ups, err = store.ApplyReceipt(ctx, tx, ch.ID, ev.Refs, status, ev.Reason)
+	} else if !ev.Watermark.IsZero() && ev.Kind != providers.EventFailed {
+		ups, err = store.ApplyWatermark(ctx, tx, ch.ID, ev.UserID, ev.Watermark, status)
+	}
+	if err != nil {
+		return err
+	}
+	for _, u := range ups {
+		is.notes = append(is.notes, push.Event{Kind: "message.updated", DialogID: u.DialogID, MessageID: u.ID})
+	}
+	return nil
+}
