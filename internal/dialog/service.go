@@ -13,6 +13,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/omnichat/omnichat/internal/apperr"
+	"github.com/omnichat/omnichat/internal/blob"
+	"github.com/omnichat/omnichat/internal/fetch"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers"
 )
@@ -25,6 +27,8 @@ type Service struct {
 	Store     *store.Store
 	Providers *providers.Registry
 	Channels  Channels
+	Blob      blob.Store
+	Fetch     *fetch.Fetcher
 	Log       *slog.Logger
 	// PhoneRegion reads numbers written without a country code.
 	PhoneRegion string

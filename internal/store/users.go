@@ -119,3 +119,21 @@ func notFoundOrNil(err error, what string) error {
 	}
 	return notFound(err, what)
 }
+
+// UserDepartments lists the departments a user belongs to.
+func UserDepartments(ctx context.Context, db DB, userID int64) ([]int64, error) {
+	rows, err := db.Query(ctx, `SELECT department_id FROM department_members WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, notFound(err, "user departments")
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, notFound(err, "scan department")
+		}
+		ids = append(ids, id)
+	}
+	return ids, notFoundOrNil(rows.Err(), "user departments")
+}
