@@ -35,7 +35,6 @@ type Result struct {
 	Length      int64
 }
 
-
 // Get fetches rawURL. trusted is the channel's API URL (may be empty): its host may be
 // private. Error texts never include the URL (it may carry a token).
 func (f *Fetcher) Get(ctx context.Context, rawURL string, header http.Header, trusted string) (*Result, error) {

@@ -1,0 +1,187 @@
+package dialog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/omnichat/omnichat/internal/push"
+	"github.com/omnichat/omnichat/internal/store"
+)
+
+// LinkClient applies auto-add to a visitor: an existing record with the visitor's phone is
+// linked, otherwise a new record is created. Locks on the visitor and on the phone make
+// concurrent runs converge on one record.
+func (s *Service) LinkClient(ctx context.Context, visitorID int64) error {
+	st, err := s.Settings(ctx)
+	if err != nil || !st.AutoAdd {
+		return err
+	}
+	return s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		v, err := store.LockVisitor(ctx, tx, visitorID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil || v.ClientID != nil {
+			return err
+		}
+		if v.Phone != "" {
+			if err := store.LockPhone(ctx, tx, v.Phone); err != nil {
+				return err
+			}
+			c, err := store.ClientByPhone(ctx, tx, v.Phone)
+			if err == nil {
+				return s.linkTx(ctx, tx, v.ID, &c.ID)
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		name := strings.TrimSpace(v.FirstName + " " + v.LastName)
+		if name == "" {
+			name = v.Username
+		}
+		c := store.Client{Type: st.RecordType, Name: name}
+		if v.Phone != "" {
+			c.Phones = []string{v.Phone}
+		}
+		if v.Email != "" {
+			c.Emails = []string{strings.ToLower(v.Email)}
+		}
+		if err := store.CreateClient(ctx, tx, &c); err != nil {
+			return err
+		}
+		return s.linkTx(ctx, tx, v.ID, &c.ID)
+	})
+}
+
+func (s *Service) linkTx(ctx context.Context, tx pgx.Tx, visitorID int64, clientID *int64) error {
+	if err := store.LinkVisitor(ctx, tx, visitorID, clientID); err != nil {
+		return err
+	}
+	return push.Notify(ctx, tx, push.Event{Kind: "visitor.updated", VisitorID: visitorID})
+}
+
+// ClientInput is a client record as the API takes it.
+type ClientInput struct {
+	Type   string          `json:"type"`
+	Name   string          `json:"name"`
+	Phones []string        `json:"phones"`
+	Emails []string        `json:"emails"`
+	Note   string          `json:"note"`
+	Custom json.RawMessage `json:"custom"`
+}
+
+func (s *Service) clientFrom(in ClientInput, c *store.Client) error {
+	if in.Type == "" {
+		in.Type = "client"
+	}
+	if in.Type != "client" && in.Type != "contact" {
+		return Errorf("invalid", "type must be client or contact")
+	}
+	c.Type, c.Name, c.Note = in.Type, strings.TrimSpace(in.Name), in.Note
+	c.Phones, c.Emails = []string{}, []string{}
+	for _, p := range in.Phones {
+		n := NormalizePhone(p, s.PhoneRegion)
+		if n == "" {
+			return Errorf("invalid", "%q is not a phone number", p)
+		}
+		c.Phones = appendUnique(c.Phones, n)
+	}
+	for _, e := range in.Emails {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if !strings.Contains(e, "@") {
+			return Errorf("invalid", "%q is not an email address", e)
+		}
+		c.Emails = appendUnique(c.Emails, e)
+	}
+	if len(in.Custom) > 0 {
+		var m map[string]any
+		if err := json.Unmarshal(in.Custom, &m); err != nil {
+			return Errorf("invalid", "custom must be a JSON object")
+		}
+		c.Custom = in.Custom
+	}
+	if len(c.Name) > 300 || len(c.Note) > 10000 {
+		return Errorf("invalid", "name or note is too long")
+	}
+	return nil
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// CreateClient adds a record.
+func (s *Service) CreateClient(ctx context.Context, in ClientInput) (store.Client, error) {
+	var c store.Client
+	if err := s.clientFrom(in, &c); err != nil {
+		return c, err
+	}
+	return c, store.CreateClient(ctx, s.Store.Pool, &c)
+}
+
+// UpdateClient replaces a record's fields.
+func (s *Service) UpdateClient(ctx context.Context, id int64, in ClientInput) (store.Client, error) {
+	c := store.Client{ID: id}
+	if err := s.clientFrom(in, &c); err != nil {
+		return c, err
+	}
+	if err := store.UpdateClient(ctx, s.Store.Pool, &c); errors.Is(err, store.ErrNotFound) {
+		return c, Errorf("not_found", "client %d not found", id)
+	} else if err != nil {
+		return c, err
+	}
+	return store.ClientByID(ctx, s.Store.Pool, id)
+}
+
+// MergeClients merges from into into.
+func (s *Service) MergeClients(ctx context.Context, actorID, into, from int64) (store.Client, error) {
+	if into == from {
+		return store.Client{}, Errorf("invalid", "cannot merge a record into itself")
+	}
+	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if err := store.MergeClients(ctx, tx, into, from); err != nil {
+			return err
+		}
+		return store.Audit(ctx, tx, actorID, "client.merge", "client", into, map[string]any{"from": from})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, Errorf("not_found", "both records must exist and not be merged already")
+	}
+	if err != nil {
+		return store.Client{}, err
+	}
+	return store.ClientByID(ctx, s.Store.Pool, into)
+}
+
+// LinkDialogClient links (clientID > 0) or unlinks (0) the visitor of a dialog.
+func (s *Service) LinkDialogClient(ctx context.Context, a Actor, dialogID, clientID int64) error {
+	d, err := s.Dialog(ctx, a, dialogID)
+	if err != nil {
+		return err
+	}
+	var cid *int64
+	if clientID != 0 {
+		if _, err := store.ClientByID(ctx, s.Store.Pool, clientID); errors.Is(err, store.ErrNotFound) {
+			return Errorf("invalid", "client %d not found", clientID)
+		} else if err != nil {
+			return err
+		}
+		cid = &clientID
+	}
+	return s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if err := s.linkTx(ctx, tx, d.VisitorID, cid); err != nil {
+			return err
+		}
+		return s.systemEntry(ctx, tx, d, "client_linked", &a.ID, map[string]any{"client": cid})
+	})
+}
