@@ -265,7 +265,7 @@ func (c *client) sendFile(ctx context.Context, method, chat string, f providers.
 			return nil, fmt.Errorf("telegram %s: open file: %w", method, err)
 		}
 		defer rc.Close()
-		input = &models.InputFileUpload{Filename: uploadName(f.Name), Data: io.Reader(rc)}
+		input = &models.InputFileUpload{Filename: uploadName(f.Name), Data: &uploadReader{r: rc}}
 	} else {
 		input = &models.InputFileString{Data: f.URL}
 	}
@@ -281,6 +281,13 @@ func (c *client) sendFile(ctx context.Context, method, chat string, f providers.
 	}
 	return msg, nil
 }
+
+// uploadReader hides the file's concrete reader type from the library: it calls
+// reflect.Value.IsNil on the reader, which panics (in its own goroutine, killing the
+// process) for non-pointer readers such as the one io.NopCloser returns.
+type uploadReader struct{ r io.Reader }
+
+func (u *uploadReader) Read(p []byte) (int, error) { return u.r.Read(p) }
 
 // uploadName is the file name Telegram shows; it must not be empty.
 func uploadName(name string) string {
