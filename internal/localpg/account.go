@@ -128,3 +128,24 @@ func (a *account) mayTraverse(fi fs.FileInfo) bool {
 		return perm&0o001 != 0
 	}
 }
+
+// adopt makes a the owner of everything under dir, if it is not already.
+func (a *account) adopt(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("localpg: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == a.uid && int(st.Gid) == a.gid {
+		return nil
+	}
+	err = filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, a.uid, a.gid)
+	})
+	if err != nil {
+		return fmt.Errorf("localpg: give %s to %s: %w", dir, a.name, err)
+	}
+	return nil
+}

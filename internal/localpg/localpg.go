@@ -189,6 +189,13 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			"install postgresql-%s, or move the directory away to start an empty cluster", c.pgDir, existing, bin, version, existing)
 	}
 
+	if existing != "" && owner != nil {
+		// A cluster made while omnichat ran as an ordinary user: hand it to the server's
+		// account, or PostgreSQL refuses a data directory it does not own.
+		if err := owner.adopt(c.pgDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.makeSocketDir(dataDir, owner); err != nil {
 		return nil, err
 	}
@@ -214,11 +221,11 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	if err := c.waitReady(ctx, logPath); err != nil {
-		_ = c.Stop()
+		_ = c.stop()
 		return nil, err
 	}
 	if err := c.ensureDatabase(ctx, Database); err != nil {
-		_ = c.Stop()
+		_ = c.stop()
 		return nil, err
 	}
 	log.Info("started PostgreSQL", "dir", c.pgDir, "socket", c.sockDir, "log", logPath,
@@ -237,6 +244,10 @@ func (c *Cluster) ConnString(dbname string) string {
 	u.RawQuery = "host=" + esc(c.sockDir) + "&port=" + strconv.Itoa(port) + "&sslmode=disable"
 	return u.String()
 }
+
+// Done is closed when the server process exits, whether through Stop or not: a server
+// that dies under a running omnichat is a reason to shut down rather than limp on.
+func (c *Cluster) Done() <-chan struct{} { return c.exited }
 
 // Stop shuts the server down (fast shutdown: open sessions are ended, data is kept) and
 // waits for it to exit. It is safe to call more than once.

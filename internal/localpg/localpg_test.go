@@ -41,8 +41,8 @@ func start(t *testing.T, o Options) *Cluster {
 	if o.Settings == nil {
 		o.Settings = testSettings
 	}
-	if o.Logger == nil && os.Getenv("LOCALPG_DEBUG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if o.Logger == nil && testing.Verbose() {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)) // where Start's time goes
 	}
 	if o.InitCache == "" {
 		o.InitCache = DefaultInitCache()
@@ -291,4 +291,34 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// A cluster created while omnichat ran as an ordinary user is handed to the server's
+// account when omnichat later runs as root.
+func TestRootAdoptsClusterOfAnotherOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: only root changes the cluster's owner; this process is not root")
+	}
+	dir := dataDir(t)
+	c := start(t, Options{DataDir: dir})
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done not closed after Stop")
+	}
+	// Pretend a different user (here root itself) made the cluster.
+	err := filepath.WalkDir(filepath.Join(dir, "pg"), func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, 0, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := start(t, Options{DataDir: dir})
+	connect(t, c2, Database)
 }
