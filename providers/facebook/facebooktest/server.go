@@ -271,6 +271,10 @@ var reVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
 
 // ServeHTTP routes one Graph API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Reading the body first also lets net/http notice a client that gave up, which ends
+	// the Delay below.
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	if s.Delay > 0 {
 		select {
 		case <-time.After(s.Delay):
@@ -278,8 +282,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	r.Body = io.NopCloser(bytes.NewReader(raw))
 
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) > 0 && reVersion.MatchString(segs[0]) {
