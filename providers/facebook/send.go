@@ -70,7 +70,7 @@ type uploadPayload struct {
 // template (postback or web_url buttons); more become quick replies, with link buttons
 // written into the text since quick replies cannot open URLs.
 func (p *Provider) SendMessage(ctx context.Context, ch providers.Channel, to providers.Recipient, m providers.OutMessage) (providers.Sent, error) {
-	c, err := decodeConfig(ch.Settings)
+	c, err := sendConfig(ch)
 	if err != nil {
 		return providers.Sent{}, err
 	}
@@ -127,11 +127,21 @@ func (p *Provider) send(ctx context.Context, c config, to providers.Recipient, p
 	return id, nil
 }
 
+// sendConfig decodes the channel's settings for a send. Settings that Check would refuse
+// cannot heal by retrying the job: that is permanent until an admin fixes the channel.
+func sendConfig(ch providers.Channel) (config, error) {
+	c, err := decodeConfig(ch.Settings)
+	if err != nil {
+		return c, providers.Permanent("the channel's Facebook settings are incomplete or wrong: "+err.Error(), err)
+	}
+	return c, nil
+}
+
 // SendFile uploads the file with the message (multipart "filedata"), so it works even when
 // omnichat's file URLs are not reachable from Meta. Messenger has no captions: a caption
 // follows as a text message.
 func (p *Provider) SendFile(ctx context.Context, ch providers.Channel, to providers.Recipient, f providers.OutFile) (providers.Sent, error) {
-	c, err := decodeConfig(ch.Settings)
+	c, err := sendConfig(ch)
 	if err != nil {
 		return providers.Sent{}, err
 	}
@@ -200,7 +210,7 @@ func (p *Provider) DeleteMessage(ctx context.Context, ch providers.Channel, to p
 // GetUserInfo loads the visitor's name and profile picture (GET /{psid}). The picture URL
 // carries no credential but expires: download it.
 func (p *Provider) GetUserInfo(ctx context.Context, ch providers.Channel, externalUserID string) (providers.UserInfo, error) {
-	c, err := decodeConfig(ch.Settings)
+	c, err := sendConfig(ch)
 	if err != nil {
 		return providers.UserInfo{}, err
 	}

@@ -191,6 +191,15 @@ func TestSendErrorsThroughFake(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("incomplete settings", func(t *testing.T) {
+		fake.Reset()
+		bad := ch
+		bad.Settings = ch.Settings.Merge(providers.Settings{"page_token": ""})
+		_, err := p.SendMessage(ctx, bad, to, providers.OutMessage{Text: "x"})
+		if !providers.IsPermanent(err) || len(fake.Calls()) != 0 {
+			t.Fatalf("got %v after %d calls", err, len(fake.Calls()))
+		}
+	})
 	t.Run("no recipient", func(t *testing.T) {
 		fake.Reset()
 		_, err := p.SendMessage(ctx, ch, providers.Recipient{}, providers.OutMessage{Text: "x"})
