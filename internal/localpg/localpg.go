@@ -206,7 +206,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		log.Info("created PostgreSQL cluster", "dir", c.pgDir, "version", version, "took", time.Since(started).Round(time.Millisecond))
 	}
-	if err := clearStaleLocks(c.pgDir, c.sockDir); err != nil {
+	if err := clearStaleLocks(ctx, c.pgDir, c.sockDir); err != nil {
 		return nil, err
 	}
 
@@ -536,7 +536,7 @@ func majorOf(version string) string {
 // them itself when the recorded pid is gone, but not when the pid has been reused by an
 // unrelated process, which is common after a container restart. A server that is really
 // running on this directory is an error.
-func clearStaleLocks(pgDir, sockDir string) error {
+func clearStaleLocks(ctx context.Context, pgDir, sockDir string) error {
 	pidFile := filepath.Join(pgDir, "postmaster.pid")
 	b, err := os.ReadFile(pidFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -545,6 +545,9 @@ func clearStaleLocks(pgDir, sockDir string) error {
 	if err == nil {
 		if pid := parsePid(b); pid > 0 && serverRunning(pid, pgDir) {
 			return fmt.Errorf("localpg: PostgreSQL (pid %d) is already running on %s; stop it first", pid, pgDir)
+		}
+		if err := waitForOldBackends(ctx, b); err != nil {
+			return err
 		}
 		if err := os.Remove(pidFile); err != nil {
 			return fmt.Errorf("localpg: remove stale %s: %w", pidFile, err)
@@ -557,6 +560,53 @@ func clearStaleLocks(pgDir, sockDir string) error {
 		}
 	}
 	return nil
+}
+
+// waitForOldBackends waits while processes of a dead server are still attached to its
+// shared memory: when the server itself was killed outright (SIGKILL, the OOM killer), its
+// backends notice only a moment later, and PostgreSQL will not start until they are gone
+// ("pre-existing shared memory block is still in use"). pidFile is the stale
+// postmaster.pid, whose seventh line holds the segment's key and id.
+func waitForOldBackends(ctx context.Context, pidFile []byte) error {
+	lines := strings.Split(string(pidFile), "\n")
+	if len(lines) < 7 {
+		return nil
+	}
+	fields := strings.Fields(lines[6])
+	if len(fields) < 2 {
+		return nil
+	}
+	shmid := fields[1]
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		attached, err := shmAttached(shmid)
+		if err != nil || attached == 0 {
+			return nil // no such segment (or no /proc to tell): let PostgreSQL decide
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localpg: %d processes of a previous PostgreSQL on this cluster are still running "+
+				"(attached to shared memory id %s); stop them (see ps -u %s or ps -u $USER) and start again", attached, shmid, SystemUser)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// shmAttached returns how many processes are attached to System V shared memory shmid.
+func shmAttached(shmid string) (int, error) {
+	b, err := os.ReadFile("/proc/sysvipc/shm")
+	if err != nil {
+		return 0, err
+	}
+	// Columns: key shmid perms size cpid lpid nattch ...
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 7 && f[1] == shmid {
+			return strconv.Atoi(f[6])
+		}
+	}
+	return 0, nil
 }
 
 // serverRunning reports whether pid is a live postgres started on pgDir.
