@@ -532,10 +532,12 @@ func majorOf(version string) string {
 	return parts[0]
 }
 
-// clearStaleLocks removes the lock files a crashed server leaves behind. PostgreSQL clears
-// them itself when the recorded pid is gone, but not when the pid has been reused by an
-// unrelated process, which is common after a container restart. A server that is really
-// running on this directory is an error.
+// clearStaleLocks deals with the lock files a crashed server leaves behind. PostgreSQL
+// clears a postmaster.pid whose pid is gone by itself (and frees the old shared memory
+// named in it), so that case is left to it; but when the pid has been reused by an
+// unrelated live process, which is common after a container restart, PostgreSQL refuses
+// to start, so that file is removed here. A server really running on this directory is an
+// error.
 func clearStaleLocks(ctx context.Context, pgDir, sockDir string) error {
 	pidFile := filepath.Join(pgDir, "postmaster.pid")
 	b, err := os.ReadFile(pidFile)
@@ -543,14 +545,17 @@ func clearStaleLocks(ctx context.Context, pgDir, sockDir string) error {
 		return fmt.Errorf("localpg: read %s: %w", pidFile, err)
 	}
 	if err == nil {
-		if pid := parsePid(b); pid > 0 && serverRunning(pid, pgDir) {
+		pid := parsePid(b)
+		if pid > 0 && serverRunning(pid, pgDir) {
 			return fmt.Errorf("localpg: PostgreSQL (pid %d) is already running on %s; stop it first", pid, pgDir)
 		}
 		if err := waitForOldBackends(ctx, b); err != nil {
 			return err
 		}
-		if err := os.Remove(pidFile); err != nil {
-			return fmt.Errorf("localpg: remove stale %s: %w", pidFile, err)
+		if pid > 0 && syscall.Kill(pid, 0) != syscall.ESRCH {
+			if err := os.Remove(pidFile); err != nil {
+				return fmt.Errorf("localpg: remove stale %s: %w", pidFile, err)
+			}
 		}
 	}
 	// The socket directory is private to this cluster, so anything left in it is stale.
