@@ -99,6 +99,20 @@ func NewEmptyURL(t testing.TB) string {
 	return s.connString(name)
 }
 
+// DataDir returns an empty directory for a test that starts omnichat with its embedded
+// database (OMNICHAT_DATA_DIR without OMNICHAT_DATABASE_URL), removed when the test ends.
+// Use it rather than t.TempDir: that one sits inside a mode-0700 directory which, when the
+// tests run as root, the cluster's unprivileged account cannot enter.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(localpg.ScratchDir(), "omnichat-datadir-")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 // Main runs the tests, then stops the cluster and removes its directory (or drops the
 // template on an external server), and exits with the tests' status.
 func Main(m *testing.M) {

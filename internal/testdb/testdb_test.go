@@ -156,3 +156,19 @@ func TestWithDatabase(t *testing.T) {
 		}
 	}
 }
+
+// A whole embedded cluster in DataDir, as a test of `serve` without a database URL would
+// start one; as root this is where t.TempDir would fail.
+func TestDataDirHostsAnEmbeddedCluster(t *testing.T) {
+	dir := DataDir(t)
+	c, err := localpg.Start(context.Background(), localpg.Options{DataDir: dir, Settings: settings, InitCache: localpg.DefaultInitCache()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn, err := pgx.Connect(context.Background(), c.ConnString(localpg.Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close(context.Background())
+}
