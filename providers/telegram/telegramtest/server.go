@@ -139,7 +139,6 @@ type storedFile struct {
 
 type storedMessage struct {
 	date    time.Time
-	fromBot bool
 	deleted bool
 	old     bool
 }
@@ -896,7 +895,7 @@ func (s *Server) accept(m SentMessage) SentMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m.Date = time.Now()
-	m.MessageID = s.newMessageLocked(m.ChatID, true)
+	m.MessageID = s.newMessageLocked(m.ChatID)
 	s.sent = append(s.sent, m)
 	return m
 }
@@ -1114,11 +1113,11 @@ func (s *Server) chatLocked(chatID int64) *chatState {
 
 // newMessageLocked takes the chat's next message id; users' and the bot's messages share
 // the sequence, as in a real private chat.
-func (s *Server) newMessageLocked(chatID int64, fromBot bool) int64 {
+func (s *Server) newMessageLocked(chatID int64) int64 {
 	c := s.chatLocked(chatID)
 	id := c.nextID
 	c.nextID++
-	c.msgs[id] = &storedMessage{date: time.Now(), fromBot: fromBot}
+	c.msgs[id] = &storedMessage{date: time.Now()}
 	return id
 }
 

@@ -152,7 +152,7 @@ func (s *Server) user(userID int64) User {
 func (s *Server) newUserMessage(userID int64) map[string]any {
 	u := s.user(userID)
 	s.mu.Lock()
-	id := s.newMessageLocked(userID, false)
+	id := s.newMessageLocked(userID)
 	s.mu.Unlock()
 	return map[string]any{"message_id": id, "from": userToJSON(u), "chat": chatToJSON(u), "date": time.Now().Unix()}
 }
