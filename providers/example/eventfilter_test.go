@@ -377,3 +377,18 @@ func BenchmarkNewMessageUpdate(b *testing.B) {
 		_ = example.Sign("secret", body)
 	}
 }
+
+// TestEventFilterNoUpdateID: without an update id a membership event gets no ExternalID,
+// never a constant one that would make later events look like retries.
+func TestEventFilterNoUpdateID(t *testing.T) {
+	p := example.New()
+	ch := testChannel(providers.Settings{example.SettingToken: "t"})
+	body := []byte(`{"type":"started","member":{"chat_id":"u-1","user":{"id":"u-1"},"date":1732190400,"payload":"p"}}`)
+	evs, err := p.EventFilter(context.Background(), ch, signed(ch, body))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("EventFilter: %+v %v", evs, err)
+	}
+	if evs[0].ExternalID != "" || evs[0].Kind != providers.EventConversationStarted || evs[0].Payload != "p" {
+		t.Errorf("event %+v", evs[0])
+	}
+}

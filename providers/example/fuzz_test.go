@@ -60,8 +60,11 @@ func FuzzEventFilter(f *testing.F) {
 					}
 				}
 			case providers.EventButton, providers.EventSubscribed, providers.EventUnsubscribed, providers.EventConversationStarted:
-				if ev.UserID == "" || ev.ExternalID == "" {
-					t.Fatalf("%s event without user or id: %+v", ev.Kind, ev)
+				if ev.UserID == "" {
+					t.Fatalf("%s event without user: %+v", ev.Kind, ev)
+				}
+				if ev.ExternalID == "btn:" || ev.ExternalID == "upd:0" {
+					t.Fatalf("%s event with an id that is not unique: %+v", ev.Kind, ev)
 				}
 			case providers.EventDelivered, providers.EventRead, providers.EventFailed:
 				if len(ev.Refs) == 0 && ev.Watermark.IsZero() {

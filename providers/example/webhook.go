@@ -251,16 +251,21 @@ func normalize(u Update) ([]providers.Event, error) {
 		if m == nil || m.User.ID == "" {
 			return nil, fmt.Errorf("%s update without user", u.Type)
 		}
-		return []providers.Event{{
-			Kind: memberKinds[u.Type],
-			// The update id is what the platform repeats on retries of these events.
-			ExternalID: "upd:" + strconv.FormatInt(u.UpdateID, 10),
-			UserID:     m.User.ID,
-			ChatID:     m.ChatID,
-			User:       userInfo(m.User),
-			Time:       unixTime(m.Date),
-			Payload:    m.Payload,
-		}}, nil
+		ev := providers.Event{
+			Kind:    memberKinds[u.Type],
+			UserID:  m.User.ID,
+			ChatID:  m.ChatID,
+			User:    userInfo(m.User),
+			Time:    unixTime(m.Date),
+			Payload: m.Payload,
+		}
+		// The update id is what the platform repeats on retries of these events. Without one
+		// the id stays empty: a constant like "upd:0" would make every later event of this
+		// kind look like a retry of the first and be dropped.
+		if u.UpdateID > 0 {
+			ev.ExternalID = "upd:" + strconv.FormatInt(u.UpdateID, 10)
+		}
+		return []providers.Event{ev}, nil
 
 	default:
 		return nil, nil
