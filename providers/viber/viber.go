@@ -175,7 +175,7 @@ func (p *Provider) SettingsForm() providers.Form {
 				},
 			},
 			{
-				Name: SettingAPIURL, Type: providers.FieldURL,
+				Name: SettingAPIURL, Type: providers.FieldURL, Default: DefaultAPIURL,
 				Label: providers.Text{En: "API URL", Ru: "API URL"},
 				Help: providers.Text{
 					En: "Optional. Replaces " + DefaultAPIURL + " (a proxy or a test server).",
