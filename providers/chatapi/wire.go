@@ -50,24 +50,24 @@ type Webhook struct {
 // Message is one message of a "messages" webhook. Ids are global: "false_<chatId>_<hex>"
 // for incoming and "true_<chatId>_<hex>" for outgoing messages.
 type Message struct {
-	ID            string     `json:"id"`
-	Body          string     `json:"body"` // text, or a file URL, or "lat;lng", or a vCard
-	FromMe        FlexBool   `json:"fromMe"`
-	Self          FlexInt    `json:"self"`
-	IsForwarded   FlexInt    `json:"isForwarded"`
-	Author        string     `json:"author"`
-	Time          FlexInt    `json:"time"` // Unix seconds
-	ChatID        string     `json:"chatId"`
-	MessageNumber FlexInt    `json:"messageNumber"`
-	Type          string     `json:"type"`
-	SenderName    string     `json:"senderName"`
-	Caption       *string    `json:"caption"`
-	QuotedMsgBody *string    `json:"quotedMsgBody"`
-	QuotedMsgID   *string    `json:"quotedMsgId"`
-	QuotedMsgType *string    `json:"quotedMsgType"`
-	Metadata      any        `json:"metadata"`
-	Ack           any        `json:"ack"`
-	ChatName      string     `json:"chatName"`
+	ID            string   `json:"id"`
+	Body          string   `json:"body"` // text, or a file URL, or "lat;lng", or a vCard
+	FromMe        FlexBool `json:"fromMe"`
+	Self          FlexInt  `json:"self"`
+	IsForwarded   FlexInt  `json:"isForwarded"`
+	Author        string   `json:"author"`
+	Time          FlexInt  `json:"time"` // Unix seconds
+	ChatID        string   `json:"chatId"`
+	MessageNumber FlexInt  `json:"messageNumber"`
+	Type          string   `json:"type"`
+	SenderName    string   `json:"senderName"`
+	Caption       *string  `json:"caption"`
+	QuotedMsgBody *string  `json:"quotedMsgBody"`
+	QuotedMsgID   *string  `json:"quotedMsgId"`
+	QuotedMsgType *string  `json:"quotedMsgType"`
+	Metadata      any      `json:"metadata"`
+	Ack           any      `json:"ack"`
+	ChatName      string   `json:"chatName"`
 }
 
 // Ack is one delivery receipt about a message we sent.
