@@ -86,8 +86,8 @@ func (p *Provider) SettingsForm() providers.Form {
 				Name: SettingAppSecret, Type: providers.FieldSecret,
 				Label: providers.Text{En: "App secure key", Ru: "Защищённый ключ приложения"},
 				Help: providers.Text{
-					En: "Optional: the app's secure key (app settings). Stored encrypted for the app's server-side authorization.",
-					Ru: "Необязательно: защищённый ключ приложения (настройки приложения). Хранится зашифрованным для серверной авторизации приложения.",
+					En: "Optional: the app's secure key (app settings). Kept encrypted with the channel; the \"Get app token\" link does not need it.",
+					Ru: "Необязательно: защищённый ключ приложения (настройки приложения). Хранится зашифрованным вместе с каналом; для ссылки «Авторизация» он не нужен.",
 				},
 			},
 			{
