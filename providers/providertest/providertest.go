@@ -2,7 +2,7 @@
 // platform, in the spirit of testing/fstest.TestFS:
 //
 //	func TestConformance(t *testing.T) {
-//		fake := exampletest.NewServer(t)
+//		fake := exampletest.NewServer()
 //		providertest.Run(t, providertest.Config{Provider: example.New(), Platform: fake, …})
 //	}
 //
@@ -329,6 +329,7 @@ func checkEvents(t *testing.T, c Config, ch providers.Channel) {
 	sawNone := false
 	for _, file := range files {
 		body, err := os.ReadFile(file)
+		body = bytes.TrimRight(body, " \r\n\t")
 		if err != nil {
 			t.Fatal(err)
 		}
