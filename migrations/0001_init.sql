@@ -18,7 +18,7 @@ CREATE TABLE users (
     status           text NOT NULL DEFAULT 'offline' CHECK (status IN ('online', 'away', 'offline')),
     capacity         integer NOT NULL DEFAULT 10 CHECK (capacity >= 0),
     -- last time a dialog was handed to this operator: ties in assignment go to the one idle longest.
-    last_assigned_at timestamptz NOT NULL DEFAULT '-infinity',
+    last_assigned_at timestamptz NOT NULL DEFAULT 'epoch',
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );

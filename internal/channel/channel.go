@@ -169,7 +169,9 @@ func (s *Service) Create(ctx context.Context, actorID int64, in Input) (View, er
 	if err != nil {
 		return View{}, err
 	}
-	c := store.Channel{Kind: in.Kind, Name: name, DepartmentID: in.DepartmentID, Enabled: in.Enabled == nil || *in.Enabled}
+	// Inserted first with empty settings: the sealed secrets are bound to the row's id.
+	c := store.Channel{Kind: in.Kind, Name: name, DepartmentID: in.DepartmentID, Enabled: in.Enabled == nil || *in.Enabled,
+		Settings: map[string]string{}, Secrets: []byte{}}
 	err = s.Store.Tx(ctx, func(tx pgx.Tx) error {
 		if err := store.CreateChannel(ctx, tx, &c); err != nil {
 			return err

@@ -47,6 +47,8 @@ func serveSSE(c echo.Context, sub *push.Sub) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sub.Closed:
+			return nil
 		case <-tick.C:
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return nil

@@ -30,6 +30,8 @@ type Sub struct {
 	C         chan Msg
 	// Dropped is set when the buffer overflowed: the stream sends "resync" and closes.
 	Dropped atomic.Bool
+	// Closed is closed when the hub shuts down: streams end so the server can stop.
+	Closed <-chan struct{}
 	depts   atomic.Pointer[map[int64]bool]
 }
 
@@ -50,12 +52,15 @@ type Hub struct {
 	conns map[int64]int // open streams per operator
 	ready chan struct{}
 	once  sync.Once
+
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewHub returns a hub for this instance.
 func NewHub(pool *pgxpool.Pool, log *slog.Logger, instance string) *Hub {
 	return &Hub{Pool: pool, Log: log, Instance: instance, Buffer: 256,
-		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), subs: map[*Sub]struct{}{}, conns: map[int64]int{}, ready: make(chan struct{})}
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), subs: map[*Sub]struct{}{}, conns: map[int64]int{}, ready: make(chan struct{}), closed: make(chan struct{})}
 }
 
 // Ready is closed once the hub LISTENs (tests wait for it before sending).
@@ -64,9 +69,15 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 // Epoch identifies this hub's event ids.
 func (h *Hub) Epoch() string { return h.epoch }
 
+// CloseStreams ends every open stream (at shutdown: SSE requests never finish by themselves).
+func (h *Hub) CloseStreams() { h.closeOnce.Do(func() { close(h.closed) }) }
+
 // Run LISTENs until ctx ends, reconnecting after failures, and keeps presence fresh.
+// It returns after this instance's presence rows are cleared.
 func (h *Hub) Run(ctx context.Context) {
-	go h.heartbeat(ctx)
+	hb := make(chan struct{})
+	go func() { h.heartbeat(ctx); close(hb) }()
+	defer func() { <-hb }()
 	backoff := time.Second
 	for ctx.Err() == nil {
 		err := h.listen(ctx)
@@ -169,7 +180,7 @@ func visible(s *Sub, ev Event) bool {
 
 // Subscribe opens an operator's stream.
 func (h *Hub) Subscribe(ctx context.Context, u store.User) (*Sub, func(), error) {
-	s := &Sub{UserID: u.ID, Admin: u.Role == "admin", C: make(chan Msg, h.Buffer)}
+	s := &Sub{UserID: u.ID, Admin: u.Role == "admin", C: make(chan Msg, h.Buffer), Closed: h.closed}
 	depts, err := h.departments(ctx, u.ID)
 	if err != nil {
 		return nil, nil, err
@@ -191,7 +202,7 @@ func (h *Hub) Subscribe(ctx context.Context, u store.User) (*Sub, func(), error)
 
 // SubscribeVisitor opens a widget visitor's stream.
 func (h *Hub) SubscribeVisitor(visitorID int64) (*Sub, func()) {
-	s := &Sub{VisitorID: visitorID, C: make(chan Msg, h.Buffer)}
+	s := &Sub{VisitorID: visitorID, C: make(chan Msg, h.Buffer), Closed: h.closed}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()

@@ -137,3 +137,10 @@ func UserDepartments(ctx context.Context, db DB, userID int64) ([]int64, error) 
 	}
 	return ids, notFoundOrNil(rows.Err(), "user departments")
 }
+
+// CountUsers counts every user (the server's start message says how to create the first).
+func CountUsers(ctx context.Context, db DB) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/app"
+	"github.com/omnichat/omnichat/internal/config"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/telegram"
+)
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	if cfg.DatabaseURL == "" {
+		log.Info("starting the embedded postgresql", "dir", cfg.DataDir+"/pg")
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version})
+	if err != nil {
+		return err
+	}
+	created, err := a.Bootstrap(ctx)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	users, err := store.CountUsers(ctx, a.Pool)
+	if err != nil {
+		a.Close()
+		return err
+	}
+	return a.Serve(ctx, func(addr string) {
+		fmt.Fprintf(stdout, "omnichat %s is serving at %s (listening on %s)\n", version, cfg.PublicURL, addr)
+		switch {
+		case created:
+			fmt.Fprintf(stdout, "Sign in at %s/login as %s with the password from OMNICHAT_ADMIN_PASSWORD.\n", cfg.PublicURL, cfg.AdminEmail)
+		case users == 0:
+			fmt.Fprintf(stdout, "No users yet. Create the first admin:\n  omnichat user create --email you@example.com --role admin\n"+
+				"or restart with OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD set. Then sign in at %s/login\n", cfg.PublicURL)
+		default:
+			fmt.Fprintf(stdout, "Sign in at %s/login\n", cfg.PublicURL)
+		}
+		fmt.Fprintln(stdout, "Press Ctrl+C to stop.")
+	})
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	pool, cluster, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	if cluster != nil {
+		if err := cluster.Stop(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+// user create --email E --role R [--name N] [--capacity N]
+func user(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"usage: omnichat user create --email E --role admin|operator [--name N] [--capacity N]"}
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email address (sign-in name)")
+	role := fs.String("role", "operator", "admin or operator")
+	name := fs.String("name", "", "display name")
+	capacity := fs.Int("capacity", 0, "most open dialogs at once (0 = the default, 10)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{"user create: " + err.Error()}
+	}
+	if *email == "" {
+		return usageError{"user create: --email is required"}
+	}
+	password, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version, NoWorkers: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, generated, err := a.Auth.CreateUser(ctx, 0, *email, *name, *role, password, *capacity)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s %s (id %d)\n", u.Role, u.Email, u.ID)
+	if generated != "" {
+		fmt.Fprintf(stdout, "password: %s\n", generated)
+	}
+	return nil
+}
+
+// readPassword takes the first line of stdin when it is piped; a terminal or an empty
+// input means "generate one".
+func readPassword(stdin io.Reader) (string, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return "", nil
+		}
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// simulate telegram --channel ID --text T: a signed update posted to the webhook, as
+// Telegram would send it — for demos and for trying a channel without a real bot.
+func simulate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "telegram" {
+		return usageError{"usage: omnichat simulate telegram --channel ID --text TEXT [--user ID] [--name NAME] [--url BASE]"}
+	}
+	fs := flag.NewFlagSet("simulate telegram", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	channelID := fs.Int64("channel", 0, "channel id")
+	text := fs.String("text", "", "message text")
+	userID := fs.Int64("user", 100000001, "the simulated Telegram user id")
+	name := fs.String("name", "Simulated Visitor", "the simulated user's first name")
+	base := fs.String("url", cfg.PublicURL, "base URL of the running server")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{"simulate telegram: " + err.Error()}
+	}
+	if *channelID == 0 || *text == "" {
+		return usageError{"simulate telegram: --channel and --text are required"}
+	}
+	a, err := app.New(ctx, cfg, log, app.Options{Version: version, NoWorkers: true})
+	if err != nil {
+		return err
+	}
+	p, ch, err := a.Channels.Live(ctx, *channelID)
+	a.Close()
+	if err != nil {
+		return fmt.Errorf("channel %d: %w", *channelID, err)
+	}
+	if p.Kind() != "telegram" {
+		return fmt.Errorf("channel %d is a %s channel, not telegram", *channelID, p.Kind())
+	}
+	now := time.Now()
+	body := telegram.SimulatedUpdate(now.UnixNano()%1_000_000_000, *userID, *name, *text, now)
+	url := strings.TrimRight(*base, "/") + "/webhooks/" + strconv.FormatInt(*channelID, 10)
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = telegram.SimulatedHeader(ch.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("post the update (is the server running at %s?): %w", *base, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the webhook answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	fmt.Fprintf(stdout, "delivered to channel %d: %q\n", *channelID, *text)
+	return nil
+}

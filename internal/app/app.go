@@ -1,0 +1,304 @@
+// Package app builds omnichat from its configuration and runs it. It is the only place
+// that wires the parts together; everything else receives what it needs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/omnichat/omnichat/internal/auth"
+	"github.com/omnichat/omnichat/internal/blob"
+	"github.com/omnichat/omnichat/internal/channel"
+	"github.com/omnichat/omnichat/internal/config"
+	"github.com/omnichat/omnichat/internal/dialog"
+	"github.com/omnichat/omnichat/internal/fetch"
+	"github.com/omnichat/omnichat/internal/httpapi"
+	"github.com/omnichat/omnichat/internal/jobs"
+	"github.com/omnichat/omnichat/internal/localpg"
+	"github.com/omnichat/omnichat/internal/push"
+	"github.com/omnichat/omnichat/internal/seal"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/chatapi"
+	"github.com/omnichat/omnichat/providers/example"
+	"github.com/omnichat/omnichat/providers/facebook"
+	"github.com/omnichat/omnichat/providers/telegram"
+	"github.com/omnichat/omnichat/providers/viber"
+	"github.com/omnichat/omnichat/providers/vk"
+)
+
+// Providers is the one list of channel kinds omnichat offers. A new provider is added here.
+func Providers() *providers.Registry {
+	return providers.NewRegistry(
+		telegram.New(),
+		viber.New(),
+		vk.New(),
+		facebook.New(),
+		chatapi.New(),
+		example.New(),
+	)
+}
+
+// App is a built omnichat instance.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Version  string
+	Pool     *pgxpool.Pool
+	Store    *store.Store
+	Auth     *auth.Service
+	Dialogs  *dialog.Service
+	Channels *channel.Service
+	Hub      *push.Hub
+	River    *river.Client[pgx.Tx]
+	HTTP     *httpapi.Server
+
+	cluster *localpg.Cluster
+	hubDone chan struct{}
+}
+
+// Options change how New builds the app (tests and subcommands).
+type Options struct {
+	Version string
+	// Registry replaces Providers() (tests).
+	Registry *providers.Registry
+	// NoWorkers builds River as an insert-only client: this instance runs no jobs.
+	NoWorkers bool
+}
+
+// Open connects to the database: the configured URL, or the embedded cluster under
+// DataDir. It migrates and refuses a schema newer than this binary.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, *localpg.Cluster, error) {
+	url := cfg.DatabaseURL
+	var cluster *localpg.Cluster
+	if url == "" {
+		var err error
+		cluster, err = localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded postgresql: %w", err)
+		}
+		url = cluster.ConnString(localpg.Database)
+	}
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		stopCluster(cluster, log)
+		return nil, nil, fmt.Errorf("database url: %w", err)
+	}
+	pc.MaxConns = cfg.DBMaxConns
+	pc.ConnConfig.RuntimeParams["application_name"] = "omnichat"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		stopCluster(cluster, log)
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		stopCluster(cluster, log)
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	if err := store.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		stopCluster(cluster, log)
+		return nil, nil, err
+	}
+	return pool, cluster, nil
+}
+
+func stopCluster(c *localpg.Cluster, log *slog.Logger) {
+	if c == nil {
+		return
+	}
+	if err := c.Stop(); err != nil {
+		log.Error("stop embedded postgresql", "err", err)
+	}
+}
+
+// New builds every part. Close releases what New acquired.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
+	pool, cluster, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := build(cfg, log, o, pool)
+	if err != nil {
+		pool.Close()
+		stopCluster(cluster, log)
+		return nil, err
+	}
+	a.cluster = cluster
+	return a, nil
+}
+
+// Build wires the app on an open, migrated pool (tests bring their own database).
+func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (*App, error) {
+	return build(cfg, log, o, pool)
+}
+
+func build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (*App, error) {
+	box, err := keyBox(cfg)
+	if err != nil {
+		return nil, err
+	}
+	files, err := blob.NewDir(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, fmt.Errorf("files directory: %w", err)
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = Providers()
+	}
+	st := store.New(pool)
+	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st}
+	a.Auth = &auth.Service{Store: st, SessionTTL: cfg.SessionTTL}
+	a.Channels = &channel.Service{Store: st, Providers: reg, Box: box, PublicURL: cfg.PublicURL,
+		Log: log.With("part", "channel"), CacheTTL: 5 * time.Second}
+	a.Dialogs = dialog.New(st, reg, log.With("part", "dialog"))
+	a.Dialogs.Channels = a.Channels
+	a.Dialogs.Blob = files
+	a.Dialogs.Fetch = &fetch.Fetcher{AllowPrivate: cfg.AllowPrivateDownloads, Timeout: 2 * time.Minute}
+	a.Dialogs.PhoneRegion = cfg.PhoneRegion
+
+	rc := &river.Config{Logger: log.With("part", "river"), JobTimeout: 2 * time.Minute}
+	if !o.NoWorkers {
+		rc.Workers = jobs.Workers(a.Dialogs)
+		rc.Queues = jobs.Queues(cfg.Workers)
+		rc.PeriodicJobs = jobs.Periodic()
+	}
+	a.River, err = river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	a.Dialogs.SetQueue(jobs.Inserter(a.River, log))
+
+	a.Hub = push.NewHub(pool, log.With("part", "push"), instanceName())
+	a.Hub.OnPresence = func(userID int64, online bool) {
+		// An operator came or went: queued dialogs may now have somewhere to go (or not).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Dialogs.RequestDispatch(ctx)
+	}
+
+	a.HTTP = httpapi.New(httpapi.Deps{Config: cfg, Log: log, Store: st, Auth: a.Auth, Dialogs: a.Dialogs,
+		Channels: a.Channels, Hub: a.Hub, Providers: reg, Blob: files, Version: o.Version})
+	return a, nil
+}
+
+// keyBox opens the key ring that seals channel secrets: OMNICHAT_SECRET_KEY, or a key
+// generated once into the data directory.
+func keyBox(cfg config.Config) (*seal.Box, error) {
+	key := cfg.SecretKey
+	if len(key) == 0 {
+		var err error
+		key, err = seal.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secret.key"))
+		if err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+	}
+	return seal.New(append([][]byte{key}, cfg.OldSecretKeys...)...)
+}
+
+// instanceName identifies this process in presence rows: unique even for two instances
+// on one host.
+func instanceName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Bootstrap creates the admin from OMNICHAT_ADMIN_EMAIL/PASSWORD when missing.
+func (a *App) Bootstrap(ctx context.Context) (created bool, err error) {
+	if a.Config.AdminEmail == "" {
+		return false, nil
+	}
+	return a.Auth.EnsureAdmin(ctx, a.Config.AdminEmail, a.Config.AdminPassword)
+}
+
+// Start runs the background parts: the LISTEN hub and River.
+func (a *App) Start(ctx context.Context) error {
+	a.hubDone = make(chan struct{})
+	go func() { a.Hub.Run(ctx); close(a.hubDone) }()
+	if err := a.River.Start(ctx); err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	return nil
+}
+
+// Serve listens on the configured address until ctx ends, then shuts down in order:
+// HTTP, River, the pool, the embedded cluster. ready (if not nil) gets the bound address.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.HTTPAddr, err)
+	}
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	if err := a.Start(hubCtx); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := a.HTTP.HTTPServer(a.Config.HTTPAddr)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	var serveErr error
+	var clusterDied <-chan struct{}
+	if a.cluster != nil {
+		clusterDied = a.cluster.Done()
+	}
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	case <-clusterDied:
+		serveErr = errors.New("the embedded postgresql stopped unexpectedly")
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Open SSE streams never finish on their own: end them so Shutdown need not wait.
+	a.Hub.CloseStreams()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		a.Log.Warn("http shutdown", "err", err)
+	}
+	stopHub()
+	<-a.hubDone
+	a.Close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+// Close stops River (letting running jobs finish briefly), then the pool and the cluster.
+func (a *App) Close() {
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if a.River != nil {
+		if err := a.River.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			a.Log.Warn("job queue stop", "err", err)
+		}
+	}
+	if a.Pool != nil {
+		a.Pool.Close()
+	}
+	stopCluster(a.cluster, a.Log)
+	a.cluster = nil
+}
