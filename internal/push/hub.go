@@ -32,7 +32,7 @@ type Sub struct {
 	Dropped atomic.Bool
 	// Closed is closed when the hub shuts down: streams end so the server can stop.
 	Closed <-chan struct{}
-	depts   atomic.Pointer[map[int64]bool]
+	depts  atomic.Pointer[map[int64]bool]
 }
 
 // Hub fans committed changes out to this instance's subscribers.
