@@ -1,6 +1,6 @@
-// Package e2e runs whole omnichat instances on a real PostgreSQL against the fake
+// Package pipeline runs whole omnichat instances on a real PostgreSQL against the fake
 // platforms, the way platforms, operators and integrations use them.
-package e2e
+package pipeline
 
 import (
 	"testing"
