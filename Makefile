@@ -32,6 +32,7 @@ build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/omnichat
 
 run: build
+	@scripts/deps.sh run
 	./$(BIN) serve
 
 deps:

@@ -3,8 +3,16 @@
 # binaries (every integration test runs a private cluster through internal/localpg) and,
 # when browser tests exist (chromedp), Chromium and its driver. As root with apt-get it
 # installs what is missing; otherwise it names the packages and fails.
+# `deps.sh run` checks only what `make run` needs (PostgreSQL, unless OMNICHAT_DATABASE_URL
+# points at a server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
+
+if ! command -v go >/dev/null 2>&1 && [[ ! -x /usr/local/go/bin/go ]]; then
+	echo "deps: Go is not installed: install Go 1.26 or newer (https://go.dev/dl/) into /usr/local/go or PATH" >&2
+	exit 1
+fi
 
 have_postgres() {
 	if command -v postgres >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
@@ -20,8 +28,10 @@ have_postgres() {
 }
 
 missing=()
-have_postgres || missing+=(postgresql)
-if grep -rqs --include='*_test.go' 'github.com/chromedp/chromedp' .; then
+if [[ $mode != run || -z ${OMNICHAT_DATABASE_URL:-} ]]; then
+	have_postgres || missing+=(postgresql)
+fi
+if [[ $mode != run ]] && grep -rqs --include='*_test.go' 'github.com/chromedp/chromedp' .; then
 	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 	command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
