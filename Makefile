@@ -31,8 +31,9 @@ help:
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/omnichat
 
-run: build
+run:
 	@scripts/deps.sh run
+	$(GO) build -trimpath -o $(BIN) ./cmd/omnichat
 	./$(BIN) serve
 
 deps:
