@@ -13,6 +13,8 @@ BIN       ?= bin/omnichat
 FUZZTIME  ?= 30s
 BENCH     ?= .
 BENCHTIME ?= 1s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
 # A static binary: no libc dependency, so the same build runs in the Docker image.
 export CGO_ENABLED ?= 0
 
@@ -29,11 +31,11 @@ help:
 	@echo "make deps       only install the system packages the tests need"
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/omnichat
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/omnichat
 
 run:
 	@scripts/deps.sh run
-	$(GO) build -trimpath -o $(BIN) ./cmd/omnichat
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/omnichat
 	./$(BIN) serve
 
 deps:
