@@ -136,7 +136,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 	email = strings.TrimSpace(email)
 	emailKey, ipKey := "email:"+strings.ToLower(email), "ip:"+ip
 	for key, max := range map[string]int{emailKey: MaxPerEmail, ipKey: MaxPerAddress} {
-		n, err := store.LoginFailures(ctx, s.Store.Pool, key, Window)
+		n, err := store.LoginFailures(ctx, s.Store.Pool, key, s.now().Add(-Window))
 		if err != nil {
 			return "", store.Session{}, store.User{}, err
 		}
@@ -160,7 +160,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip, userAgent stri
 }
 
 func (s *Service) fail(ctx context.Context, keys ...string) error {
-	if err := store.RecordLoginFailure(ctx, s.Store.Pool, keys...); err != nil {
+	if err := store.RecordLoginFailure(ctx, s.Store.Pool, s.now(), keys...); err != nil {
 		return err
 	}
 	return ErrBadCredentials
@@ -195,7 +195,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (store.Session
 	if token == "" || len(token) > 200 {
 		return store.Session{}, store.User{}, apperr.New(apperr.Unauthorized, "sign in first")
 	}
-	sess, u, err := store.SessionUser(ctx, s.Store.Pool, HashToken(token))
+	sess, u, err := store.SessionUser(ctx, s.Store.Pool, HashToken(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return sess, u, apperr.New(apperr.Unauthorized, "the session has expired or was signed out: sign in again")
 	}

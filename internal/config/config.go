@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is every setting omnichat takes from its environment.
@@ -85,8 +86,8 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	var err error
 	c.HTTPAddr = get("OMNICHAT_HTTP_ADDR")
-	if _, _, e := net.SplitHostPort(c.HTTPAddr); e != nil {
-		return c, fmt.Errorf("OMNICHAT_HTTP_ADDR=%q: want host:port", c.HTTPAddr)
+	if _, port, e := net.SplitHostPort(c.HTTPAddr); e != nil || !validPort(port) {
+		return c, fmt.Errorf("OMNICHAT_HTTP_ADDR=%q: want host:port, like 127.0.0.1:8080", c.HTTPAddr)
 	}
 	c.DatabaseURL = get("OMNICHAT_DATABASE_URL")
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.Contains(c.DatabaseURL, "=") {
@@ -104,11 +105,19 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	c.AdminEmail = get("OMNICHAT_ADMIN_EMAIL")
 	c.AdminPassword = get("OMNICHAT_ADMIN_PASSWORD")
-	if (c.AdminEmail == "") != (c.AdminPassword == "") {
-		return c, fmt.Errorf("OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD go together: set both or neither")
+	switch {
+	case c.AdminEmail != "" && c.AdminPassword == "":
+		return c, fmt.Errorf("OMNICHAT_ADMIN_PASSWORD is not set: OMNICHAT_ADMIN_EMAIL needs it (set both or neither)")
+	case c.AdminEmail == "" && c.AdminPassword != "":
+		return c, fmt.Errorf("OMNICHAT_ADMIN_EMAIL is not set: OMNICHAT_ADMIN_PASSWORD needs it (set both or neither)")
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		return c, fmt.Errorf("OMNICHAT_ADMIN_EMAIL=%q: not an email address", c.AdminEmail)
+	}
+	// The same rule as auth.ValidatePassword, checked here so a short bootstrap password
+	// is reported against its variable instead of failing later at start.
+	if n := utf8.RuneCountInString(c.AdminPassword); c.AdminPassword != "" && (n < minAdminPassword || len(c.AdminPassword) > maxAdminPassword) {
+		return c, fmt.Errorf("OMNICHAT_ADMIN_PASSWORD: want %d to %d characters", minAdminPassword, maxAdminPassword)
 	}
 	if k := get("OMNICHAT_SECRET_KEY"); k != "" {
 		if c.SecretKey, err = ParseKey(k); err != nil {
@@ -166,6 +175,20 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
 	}
 	return c, nil
+}
+
+const minAdminPassword, maxAdminPassword = 8, 200
+
+// validPort accepts a port number (0 = any free port) or a service name like "http".
+func validPort(p string) bool {
+	if p == "" {
+		return false
+	}
+	if n, err := strconv.Atoi(p); err == nil {
+		return n >= 0 && n <= 65535
+	}
+	_, err := net.LookupPort("tcp", p)
+	return err == nil
 }
 
 func positiveInt(name string, get func(string) string) (int64, error) {

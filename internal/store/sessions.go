@@ -27,21 +27,22 @@ func CreateSession(ctx context.Context, db DB, hash []byte, s *Session) error {
 	return notFoundOrNil(err, "create session")
 }
 
-// SessionUser returns the live session with this token hash and its active user. It
-// refreshes last_used_at at most once a minute to keep writes off the hot path.
-func SessionUser(ctx context.Context, db DB, hash []byte) (Session, User, error) {
+// SessionUser returns the session with this token hash, live at now, and its active user.
+// now comes from the caller's clock (auth.Service.Now) so tests can move time. It refreshes
+// last_used_at at most once a minute to keep writes off the hot path.
+func SessionUser(ctx context.Context, db DB, hash []byte, now time.Time) (Session, User, error) {
 	var s Session
 	var u User
 	err := db.QueryRow(ctx, `SELECT s.id, s.user_id, s.kind, s.name, s.csrf_token, s.created_at, s.last_used_at, s.expires_at, `+userCols+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`, hash).Scan(
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active`, hash, now).Scan(
 		&s.ID, &s.UserID, &s.Kind, &s.Name, &s.CSRFToken, &s.CreatedAt, &s.LastUsedAt, &s.ExpiresAt,
 		&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Active, &u.Locale, &u.Status, &u.Capacity, &u.CreatedAt, &u.LastAssignedAt)
 	if err != nil {
 		return s, u, notFound(err, "session")
 	}
-	if time.Since(s.LastUsedAt) > time.Minute {
-		if _, err := db.Exec(ctx, `UPDATE sessions SET last_used_at = now() WHERE id = $1`, s.ID); err != nil {
+	if now.Sub(s.LastUsedAt) > time.Minute {
+		if _, err := db.Exec(ctx, `UPDATE sessions SET last_used_at = $2 WHERE id = $1`, s.ID, now); err != nil {
 			return s, u, notFound(err, "touch session")
 		}
 	}
@@ -85,16 +86,16 @@ func ListSessions(ctx context.Context, db DB, userID int64, kind string) ([]Sess
 	return out, notFoundOrNil(rows.Err(), "list sessions")
 }
 
-// RecordLoginFailure notes a failed sign-in under each key (address, email).
-func RecordLoginFailure(ctx context.Context, db DB, keys ...string) error {
-	_, err := db.Exec(ctx, `INSERT INTO login_failures (key) SELECT unnest($1::text[])`, keys)
+// RecordLoginFailure notes a failed sign-in at time at under each key (address, email).
+func RecordLoginFailure(ctx context.Context, db DB, at time.Time, keys ...string) error {
+	_, err := db.Exec(ctx, `INSERT INTO login_failures (key, at) SELECT unnest($1::text[]), $2`, keys, at)
 	return notFoundOrNil(err, "record login failure")
 }
 
-// LoginFailures counts failures of key within window.
-func LoginFailures(ctx context.Context, db DB, key string, window time.Duration) (int, error) {
+// LoginFailures counts failures of key after since.
+func LoginFailures(ctx context.Context, db DB, key string, since time.Time) (int, error) {
 	var n int
-	err := db.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key = $1 AND at > now() - $2::interval`, key, window).Scan(&n)
+	err := db.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key = $1 AND at > $2`, key, since).Scan(&n)
 	return n, notFoundOrNil(err, "count login failures")
 }
 
