@@ -37,6 +37,9 @@ func (s *Service) systemEntry(ctx context.Context, tx pgx.Tx, d store.Dialog, ki
 }
 
 // Assign applies auto-assignment to a new dialog, and the "operators offline" text.
+// Under auto-assign it hands out the whole queue oldest first rather than this dialog
+// alone: a slot freed a moment ago belongs to the dialog that has waited longest, not to
+// whichever new dialog's job happens to run before the dispatch job.
 func (s *Service) Assign(ctx context.Context, dialogID int64) error {
 	st, err := s.Settings(ctx)
 	if err != nil {
@@ -54,8 +57,10 @@ func (s *Service) Assign(ctx context.Context, dialogID int64) error {
 			return err
 		}
 		if st.AutoAssign {
-			assigned, err := s.assignFree(ctx, tx, d)
-			if err != nil || assigned {
+			if err := s.dispatchTx(ctx, tx); err != nil {
+				return err
+			}
+			if d, err = store.LockDialog(ctx, tx, dialogID); err != nil || d.AssigneeID != nil {
 				return err
 			}
 		}
@@ -98,24 +103,56 @@ func (s *Service) Dispatch(ctx context.Context) error {
 		if err := store.AssignLock(ctx, tx); err != nil {
 			return err
 		}
-		ids, err := store.QueuedDialogs(ctx, tx, 500)
-		if err != nil {
+		return s.dispatchTx(ctx, tx)
+	})
+}
+
+// dispatchBatch bounds one pass over the queue; a longer queue is worked through in
+// further passes of the same transaction.
+const dispatchBatch = 500
+
+// dispatchTx walks the queue oldest first and assigns every dialog someone eligible can
+// take. Call under AssignLock: nothing else changes assignments meanwhile, so a department
+// found full stays full for the rest of the pass and its other dialogs are skipped.
+func (s *Service) dispatchTx(ctx context.Context, tx pgx.Tx) error {
+	if free, err := store.AnyoneFree(ctx, tx); err != nil || !free {
+		return err
+	}
+	full := map[int64]bool{} // department id (0: none) → nobody free
+	var after store.QueueCursor
+	for {
+		queued, err := store.QueuedDialogs(ctx, tx, after, dispatchBatch)
+		if err != nil || len(queued) == 0 {
 			return err
 		}
-		for _, id := range ids {
-			d, err := store.LockDialog(ctx, tx, id)
+		for _, q := range queued {
+			after = q.Cursor
+			key := int64(0)
+			if q.DepartmentID != nil {
+				key = *q.DepartmentID
+			}
+			if full[key] {
+				continue
+			}
+			d, err := store.LockDialog(ctx, tx, q.ID)
 			if err != nil {
 				return err
 			}
 			if d.Status != "open" || d.AssigneeID != nil {
 				continue
 			}
-			if _, err := s.assignFree(ctx, tx, d); err != nil {
+			assigned, err := s.assignFree(ctx, tx, d)
+			if err != nil {
 				return err
 			}
+			if !assigned {
+				full[key] = true
+			}
 		}
-		return nil
-	})
+		if len(queued) < dispatchBatch {
+			return nil
+		}
+	}
 }
 
 // RequestDispatch queues a dispatch run (outside any transaction).
@@ -167,7 +204,10 @@ func (s *Service) Transfer(ctx context.Context, a Actor, dialogID int64, toUser,
 			}
 			from := d.AssigneeID
 			d.AssigneeID = &toUser
-			return s.systemEntry(ctx, tx, d, "transferred", &a.ID, map[string]any{"from": from, "to": toUser, "comment": comment})
+			if err := s.systemEntry(ctx, tx, d, "transferred", &a.ID, map[string]any{"from": from, "to": toUser, "comment": comment}); err != nil {
+				return err
+			}
+			return notifyFormer(ctx, tx, d, from)
 		}
 		if err := store.SetDepartment(ctx, tx, d.ID, &toDepartment); err != nil {
 			if store.IsForeignKey(err) {
@@ -175,8 +215,12 @@ func (s *Service) Transfer(ctx context.Context, a Actor, dialogID int64, toUser,
 			}
 			return err
 		}
+		from := d.AssigneeID
 		d.AssigneeID, d.DepartmentID = nil, &toDepartment
-		return s.systemEntry(ctx, tx, d, "transferred", &a.ID, map[string]any{"to_department": toDepartment, "comment": comment})
+		if err := s.systemEntry(ctx, tx, d, "transferred", &a.ID, map[string]any{"from": from, "to_department": toDepartment, "comment": comment}); err != nil {
+			return err
+		}
+		return notifyFormer(ctx, tx, d, from)
 	})
 	if err == nil {
 		s.RequestDispatch(ctx)
@@ -256,34 +300,89 @@ func (s *Service) closeTx(ctx context.Context, tx pgx.Tx, d store.Dialog, actor 
 	return s.systemEntry(ctx, tx, d, "closed", actor, map[string]any{"auto": auto})
 }
 
+// notifyFormer tells the operator a dialog was taken from that it changed: the event built
+// from the dialog's new state no longer reaches them.
+func notifyFormer(ctx context.Context, tx pgx.Tx, d store.Dialog, former *int64) error {
+	if former == nil || (d.AssigneeID != nil && *d.AssigneeID == *former) {
+		return nil
+	}
+	ev := push.ForDialog("dialog.updated", d, 0)
+	ev.UserID = *former
+	return push.Notify(ctx, tx, ev)
+}
+
 // AutoClose closes dialogs idle longer than the setting allows.
 func (s *Service) AutoClose(ctx context.Context) (int, error) {
+	return s.AutoCloseAt(ctx, time.Now())
+}
+
+// AutoCloseAt closes the dialogs that are idle at the moment now (tests move the clock).
+func (s *Service) AutoCloseAt(ctx context.Context, now time.Time) (int, error) {
 	st, err := s.Settings(ctx)
 	if err != nil || st.AutoCloseMinutes <= 0 {
 		return 0, err
 	}
-	ids, err := store.IdleDialogs(ctx, s.Store.Pool, time.Now().Add(-time.Duration(st.AutoCloseMinutes)*time.Minute), 1000)
+	before := now.Add(-time.Duration(st.AutoCloseMinutes) * time.Minute)
+	ids, err := store.IdleDialogs(ctx, s.Store.Pool, before, 1000)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, id := range ids {
+		closed := false
 		err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
 			d, err := store.LockDialog(ctx, tx, id)
-			if err != nil || d.Status != "open" {
+			// The visitor may have written between the scan and the lock: check again.
+			if err != nil || d.Status != "open" || !d.LastActivityAt.Before(before) {
 				return err
 			}
+			closed = true
 			return s.closeTx(ctx, tx, d, nil, true)
 		})
 		if err != nil {
 			return n, err
 		}
-		n++
+		if closed {
+			n++
+		}
 	}
 	if n > 0 {
 		s.RequestDispatch(ctx)
 	}
 	return n, nil
+}
+
+// ReturnToQueue puts every open dialog of an operator back in the queue, each with a
+// system entry (the operator was deactivated). Call inside the transaction that changes
+// the operator, then RequestDispatch after it commits.
+func (s *Service) ReturnToQueue(ctx context.Context, tx pgx.Tx, userID, actorID int64, reason string) (int, error) {
+	if err := store.AssignLock(ctx, tx); err != nil {
+		return 0, err
+	}
+	ids, err := store.OpenDialogsOf(ctx, tx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		d, err := store.LockDialog(ctx, tx, id)
+		if err != nil {
+			return 0, err
+		}
+		if d.Status != "open" || d.AssigneeID == nil || *d.AssigneeID != userID {
+			continue
+		}
+		if err := store.SetAssignee(ctx, tx, d.ID, nil); err != nil {
+			return 0, err
+		}
+		d.AssigneeID = nil
+		if err := s.systemEntry(ctx, tx, d, "requeued", &actorID, map[string]any{"from": userID, "reason": reason}); err != nil {
+			return 0, err
+		}
+		if err := notifyFormer(ctx, tx, d, &userID); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // change runs fn on a locked, open dialog the actor may see.

@@ -203,8 +203,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 			if err != nil {
 				return err
 			}
-			is.jobs = append(is.jobs, job(SendArgs{MessageID: auto.ID}))
-			is.notes = append(is.notes, push.ForDialog("message.created", d, auto.ID))
+			is.jobs = append(is.jobs, job(SendArgs{MessageID: auto.ID})) // queueText notified it
 		}
 	}
 	return nil

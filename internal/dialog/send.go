@@ -149,7 +149,12 @@ func (s *Service) queueMessage(ctx context.Context, tx pgx.Tx, d store.Dialog, a
 	if preview == "" && req.File != nil {
 		preview = req.File.Name
 	}
-	if err := store.TouchDialog(ctx, tx, d.ID, preview, false, m.CreatedAt); err != nil {
+	if rule != "" {
+		err = store.TouchDialogAuto(ctx, tx, d.ID, preview, m.CreatedAt) // an automatic text reads nothing
+	} else {
+		err = store.TouchDialog(ctx, tx, d.ID, preview, false, m.CreatedAt)
+	}
+	if err != nil {
 		return m, false, err
 	}
 	if err := push.Notify(ctx, tx, push.ForDialog("message.created", d, m.ID)); err != nil {

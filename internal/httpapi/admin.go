@@ -251,14 +251,22 @@ func (s *Server) updateOperator(c echo.Context) error {
 		up.PasswordHash = &h
 	}
 	ctx := c.Request().Context()
-	var requeued []int64
+	requeued := 0
 	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		// A change of what assignment reads waits for a running assignment decision, so no
+		// decision mixes the old and the new state (say, a dialog handed to an operator
+		// being deactivated).
+		if b.Status != nil || b.Active != nil || b.Capacity != nil {
+			if err := store.AssignLock(ctx, tx); err != nil {
+				return err
+			}
+		}
 		if err := store.UpdateUser(ctx, tx, uid, up); err != nil {
 			return err
 		}
 		if b.Active != nil && !*b.Active {
 			var err error
-			if requeued, err = store.RequeueOperator(ctx, tx, uid); err != nil {
+			if requeued, err = s.Dialogs.ReturnToQueue(ctx, tx, uid, id.User.ID, "deactivated"); err != nil {
 				return err
 			}
 			if err := store.DeleteUserSessions(ctx, tx, uid, "session"); err != nil {
@@ -270,11 +278,7 @@ func (s *Server) updateOperator(c echo.Context) error {
 				return err
 			}
 		}
-		evs := []push.Event{{Kind: "operator.updated", UserID: uid}}
-		for _, d := range requeued {
-			evs = append(evs, push.Event{Kind: "dialog.updated", DialogID: d})
-		}
-		return push.Notify(ctx, tx, evs...)
+		return push.Notify(ctx, tx, push.Event{Kind: "operator.updated", UserID: uid})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "operator not found")
@@ -287,7 +291,7 @@ func (s *Server) updateOperator(c echo.Context) error {
 			return err
 		}
 	}
-	if b.Status != nil || b.Capacity != nil || len(requeued) > 0 {
+	if b.Status != nil || b.Capacity != nil || requeued > 0 {
 		s.Dialogs.RequestDispatch(ctx)
 	}
 	u, err := store.UserByID(ctx, s.Store.Pool, uid)
@@ -348,11 +352,12 @@ func (s *Server) saveDepartment(c echo.Context) error {
 			return err
 		}
 		if b.Members != nil {
-			if err := store.SetDepartmentMembers(ctx, tx, d.ID, *b.Members); err != nil {
+			former, err := store.SetDepartmentMembers(ctx, tx, d.ID, *b.Members)
+			if err != nil {
 				return err
 			}
 			evs := []push.Event{}
-			for _, u := range *b.Members {
+			for _, u := range append(former, *b.Members...) {
 				evs = append(evs, push.Event{Kind: "operator.updated", UserID: u})
 			}
 			if err := push.Notify(ctx, tx, evs...); err != nil {
@@ -487,7 +492,8 @@ func (s *Server) deleteSession(c echo.Context, id int64) error {
 // Clients.
 
 func (s *Server) searchClients(c echo.Context) error {
-	cs, err := store.SearchClients(c.Request().Context(), s.Store.Pool, c.QueryParam("q"), 50)
+	q := c.QueryParam("q")
+	cs, err := store.SearchClients(c.Request().Context(), s.Store.Pool, q, dialog.NormalizePhone(q, s.Config.PhoneRegion), 50)
 	if err != nil {
 		return err
 	}
@@ -511,7 +517,15 @@ func (s *Server) getClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"client": cl, "visitors": vs})
+	f := store.DialogFilter{ClientID: id, Limit: 200}
+	if viewer := identity(c); !viewer.Admin() {
+		f.Viewer = &viewer.User.ID
+	}
+	ds, err := store.ListDialogs(ctx, s.Store.Pool, f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"client": cl, "visitors": vs, "dialogs": ds})
 }
 
 func (s *Server) saveClient(c echo.Context) error {

@@ -17,9 +17,9 @@ func AssignLock(ctx context.Context, db DB) error {
 // LockDialog locks a dialog row for a state change and returns it.
 func LockDialog(ctx context.Context, db DB, id int64) (Dialog, error) {
 	var d Dialog
-	err := db.QueryRow(ctx, `SELECT id, channel_id, visitor_id, department_id, status, assignee_id, offline_reply_sent,
+	err := db.QueryRow(ctx, `SELECT id, channel_id, visitor_id, department_id, status, assignee_id, offline_reply_sent, last_activity_at,
 		coalesce((SELECT array_agg(user_id ORDER BY user_id) FROM dialog_participants p WHERE p.dialog_id = d.id), '{}')
-		FROM dialogs d WHERE id = $1 FOR UPDATE`, id).Scan(&d.ID, &d.ChannelID, &d.VisitorID, &d.DepartmentID, &d.Status, &d.AssigneeID, &d.OfflineReplySent, &d.Participants)
+		FROM dialogs d WHERE id = $1 FOR UPDATE`, id).Scan(&d.ID, &d.ChannelID, &d.VisitorID, &d.DepartmentID, &d.Status, &d.AssigneeID, &d.OfflineReplySent, &d.LastActivityAt, &d.Participants)
 	if err != nil {
 		return d, notFound(err, "lock dialog")
 	}
@@ -43,6 +43,15 @@ func PickOperator(ctx context.Context, db DB, departmentID *int64) (int64, error
 		return 0, nil
 	}
 	return id, notFoundOrNil(err, "pick operator")
+}
+
+// AnyoneFree reports whether any eligible operator of any department is under capacity: when
+// nobody is, a dispatch pass has nothing to do and need not read the queue.
+func AnyoneFree(ctx context.Context, db DB) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users u WHERE `+eligible+`
+		AND (SELECT count(*) FROM dialogs d WHERE d.assignee_id = u.id AND d.status = 'open') < u.capacity)`, (*int64)(nil)).Scan(&ok)
+	return ok, notFoundOrNil(err, "anyone free")
 }
 
 // AnyoneOnline reports whether an operator of the department is online at all (capacity aside).
@@ -70,22 +79,38 @@ func SetDepartment(ctx context.Context, db DB, dialogID int64, departmentID *int
 	return notFoundOrNil(err, "set department")
 }
 
-// QueuedDialogs returns the oldest queued dialog ids.
-func QueuedDialogs(ctx context.Context, db DB, limit int) ([]int64, error) {
-	rows, err := db.Query(ctx, `SELECT id FROM dialogs WHERE status = 'open' AND assignee_id IS NULL ORDER BY queued_at, id LIMIT $1`, limit)
+// QueueCursor is a position in the queue's order (queued_at, id).
+type QueueCursor struct {
+	QueuedAt time.Time
+	ID       int64
+}
+
+// Queued is one waiting dialog.
+type Queued struct {
+	ID           int64
+	DepartmentID *int64
+	Cursor       QueueCursor
+}
+
+// QueuedDialogs returns the oldest queued dialogs after the cursor (zero: from the start).
+func QueuedDialogs(ctx context.Context, db DB, after QueueCursor, limit int) ([]Queued, error) {
+	rows, err := db.Query(ctx, `SELECT id, department_id, queued_at FROM dialogs
+		WHERE status = 'open' AND assignee_id IS NULL AND (queued_at, id) > ($1, $2)
+		ORDER BY queued_at, id LIMIT $3`, after.QueuedAt, after.ID, limit)
 	if err != nil {
 		return nil, notFound(err, "queued dialogs")
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []Queued
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var q Queued
+		if err := rows.Scan(&q.ID, &q.DepartmentID, &q.Cursor.QueuedAt); err != nil {
 			return nil, notFound(err, "scan queued")
 		}
-		ids = append(ids, id)
+		q.Cursor.ID = q.ID
+		out = append(out, q)
 	}
-	return ids, notFoundOrNil(rows.Err(), "queued dialogs")
+	return out, notFoundOrNil(rows.Err(), "queued dialogs")
 }
 
 // MarkOfflineReplySent flips the once-per-dialog flag; false when it was already set.

@@ -76,7 +76,9 @@ func ClientByPhone(ctx context.Context, db DB, phone string) (Client, error) {
 }
 
 // SearchClients finds clients by name, phone digits or email.
-func SearchClients(ctx context.Context, db DB, q string, limit int) ([]Client, error) {
+// phone is q normalized to E.164 ("" when q is not a number): "8 916 123-45-67" then
+// finds +79161234567, which its digits alone would not.
+func SearchClients(ctx context.Context, db DB, q, phone string, limit int) ([]Client, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
@@ -89,7 +91,8 @@ func SearchClients(ctx context.Context, db DB, q string, limit int) ([]Client, e
 	}, q)
 	rows, err := db.Query(ctx, `SELECT `+clientCols+` FROM clients WHERE merged_into IS NULL AND ($1 = '' OR name ILIKE '%' || $2 || '%'
 		OR ($3 <> '' AND array_to_string(phones, ' ') LIKE '%' || $3 || '%')
-		OR array_to_string(emails, ' ') ILIKE '%' || $2 || '%') ORDER BY updated_at DESC, id DESC LIMIT $4`, q, escapeLike(q), digits, limit)
+		OR ($5 <> '' AND phones @> ARRAY[$5]::text[])
+		OR array_to_string(emails, ' ') ILIKE '%' || $2 || '%') ORDER BY updated_at DESC, id DESC LIMIT $4`, q, escapeLike(q), digits, limit, phone)
 	if err != nil {
 		return nil, notFound(err, "search clients")
 	}

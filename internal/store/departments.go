@@ -69,33 +69,48 @@ func SetUserDepartments(ctx context.Context, db DB, userID int64, ids []int64) e
 	if _, err := db.Exec(ctx, `DELETE FROM department_members WHERE user_id = $1`, userID); err != nil {
 		return notFound(err, "clear memberships")
 	}
-	_, err := db.Exec(ctx, `INSERT INTO department_members (department_id, user_id) SELECT unnest($2::bigint[]), $1`, userID, ids)
+	_, err := db.Exec(ctx, `INSERT INTO department_members (department_id, user_id) SELECT unnest($2::bigint[]), $1 ON CONFLICT DO NOTHING`, userID, ids)
 	return notFoundOrNil(err, "set memberships")
 }
 
-// SetDepartmentMembers replaces a department's members.
-func SetDepartmentMembers(ctx context.Context, db DB, deptID int64, userIDs []int64) error {
-	if _, err := db.Exec(ctx, `DELETE FROM department_members WHERE department_id = $1`, deptID); err != nil {
-		return notFound(err, "clear members")
+// SetDepartmentMembers replaces a department's members and returns the former ones (their
+// streams must learn they no longer see the department).
+func SetDepartmentMembers(ctx context.Context, db DB, deptID int64, userIDs []int64) ([]int64, error) {
+	rows, err := db.Query(ctx, `DELETE FROM department_members WHERE department_id = $1 RETURNING user_id`, deptID)
+	if err != nil {
+		return nil, notFound(err, "clear members")
 	}
-	_, err := db.Exec(ctx, `INSERT INTO department_members (department_id, user_id) SELECT $1, unnest($2::bigint[])`, deptID, userIDs)
-	return notFoundOrNil(err, "set members")
+	var former []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, notFound(err, "scan member")
+		}
+		former = append(former, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, notFound(err, "clear members")
+	}
+	_, err = db.Exec(ctx, `INSERT INTO department_members (department_id, user_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, deptID, userIDs)
+	return former, notFoundOrNil(err, "set members")
 }
 
-// RequeueOperator puts an operator's open dialogs back in the queue (deactivation).
-func RequeueOperator(ctx context.Context, db DB, userID int64) ([]int64, error) {
-	rows, err := db.Query(ctx, `UPDATE dialogs SET assignee_id = NULL, queued_at = now() WHERE assignee_id = $1 AND status = 'open' RETURNING id`, userID)
+// OpenDialogsOf lists the open dialogs assigned to an operator.
+func OpenDialogsOf(ctx context.Context, db DB, userID int64) ([]int64, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM dialogs WHERE assignee_id = $1 AND status = 'open' ORDER BY id`, userID)
 	if err != nil {
-		return nil, notFound(err, "requeue")
+		return nil, notFound(err, "open dialogs of")
 	}
 	defer rows.Close()
 	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, notFound(err, "scan requeue")
+			return nil, notFound(err, "scan open dialogs of")
 		}
 		ids = append(ids, id)
 	}
-	return ids, notFoundOrNil(rows.Err(), "requeue")
+	return ids, notFoundOrNil(rows.Err(), "open dialogs of")
 }

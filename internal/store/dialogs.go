@@ -178,6 +178,15 @@ func TouchDialog(ctx context.Context, db DB, dialogID int64, preview string, fro
 	return notFoundOrNil(err, "touch dialog")
 }
 
+// TouchDialogAuto records an automatic text (first contact, operators offline, closing):
+// it shows in the list but is nobody's activity and reads nothing, so neither the unread
+// counter nor the auto-close clock changes.
+func TouchDialogAuto(ctx context.Context, db DB, dialogID int64, preview string, at time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE dialogs SET last_message_at = greatest(last_message_at, $2), last_message_preview = $3 WHERE id = $1`,
+		dialogID, at, Preview(preview))
+	return notFoundOrNil(err, "touch dialog")
+}
+
 // Preview shortens a text for the dialog list.
 func Preview(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -219,6 +228,7 @@ type DialogFilter struct {
 	UserID     int64  // the caller (for "me")
 	Viewer     *int64 // restrict to dialogs this operator may see
 	ChannelID  int64
+	ClientID   int64  // dialogs of the visitors linked to this client record
 	Query      string // text in messages, visitor name, phone
 	BeforeTime time.Time
 	BeforeID   int64
@@ -244,6 +254,9 @@ func ListDialogs(ctx context.Context, db DB, f DialogFilter) ([]Dialog, error) {
 	}
 	if f.ChannelID != 0 {
 		where = append(where, "d.channel_id = "+arg(f.ChannelID))
+	}
+	if f.ClientID != 0 {
+		where = append(where, "v.client_id = "+arg(f.ClientID))
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		like := arg("%" + escapeLike(q) + "%")
