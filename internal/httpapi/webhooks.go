@@ -58,7 +58,7 @@ func (s *Server) webhook(c echo.Context) error {
 		return s.webhookError(c, ch, err)
 	}
 	if len(evs) == 0 {
-		s.Log.Debug("webhook: no events (update type not handled)", "channel", ch.ID, "kind", ch.Kind)
+		s.Log.Info("webhook: no events (update type not handled)", "channel", ch.ID, "kind", ch.Kind)
 	} else {
 		_, answers := p.(providers.ButtonAnswerer)
 		// The platform gets its answer only after the commit; a client that hung up does

@@ -105,6 +105,7 @@ type Webhook struct {
 type failure struct {
 	status     int
 	retryAfter int
+	pass       bool // let this call through (FailSendsAfter)
 }
 
 type storedFile struct {
@@ -136,6 +137,7 @@ type Server struct {
 	deleted     []int64
 	answered    []string
 	failures    []failure
+	sendTimes   []time.Time
 	webhook     Webhook
 	lastError   string
 	lastErrorAt time.Time
@@ -239,6 +241,22 @@ func (s *Server) FailSends(n, status int) {
 	s.queueFailures(n, failure{status: status, retryAfter: 1})
 }
 
+// FailSendsAfter lets the next ok send calls through and then fails n with HTTP status,
+// as FailSends does: a long text split in parts fails after its first part went out.
+func (s *Server) FailSendsAfter(ok, n, status int) {
+	s.queueFailures(ok, failure{pass: true})
+	s.FailSends(n, status)
+}
+
+// SendTimes returns when each send call (POST /messages, POST /files) that passed
+// validation arrived since the last Reset, failed ones included: tests check that a retry
+// came no earlier than the platform's retry_after.
+func (s *Server) SendTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.sendTimes...)
+}
+
 // RateLimitSends makes the next n send calls answer 429 with retry_after seconds.
 func (s *Server) RateLimitSends(n int, retryAfter time.Duration) {
 	s.queueFailures(n, failure{status: http.StatusTooManyRequests, retryAfter: int(retryAfter / time.Second)})
@@ -259,7 +277,7 @@ func (s *Server) Reset() {
 	s.Recorder.Reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent, s.deleted, s.answered, s.failures = nil, nil, nil, nil
+	s.sent, s.deleted, s.answered, s.failures, s.sendTimes = nil, nil, nil, nil, nil
 }
 
 // Sent returns the messages and files accepted since the last Reset, in order. A request
@@ -436,6 +454,9 @@ func (s *Server) handleDeleteWebhook(w http.ResponseWriter, r *http.Request, _ [
 // sendFailure returns the failure armed for this send call, if any: first one set with
 // FailNext (the conformance suite's), then the queued ones. Blocked chats fail every time.
 func (s *Server) sendFailure(chatID string) (failure, bool) {
+	s.mu.Lock()
+	s.sendTimes = append(s.sendTimes, time.Now())
+	s.mu.Unlock()
 	switch s.TakeFailure() {
 	case providertest.FailTransient:
 		return failure{status: http.StatusServiceUnavailable}, true
@@ -449,7 +470,9 @@ func (s *Server) sendFailure(chatID string) (failure, bool) {
 	if len(s.failures) > 0 {
 		f := s.failures[0]
 		s.failures = s.failures[1:]
-		return f, true
+		if !f.pass {
+			return f, true
+		}
 	}
 	if s.blocked[chatID] {
 		return failure{status: http.StatusForbidden}, true

@@ -1,0 +1,167 @@
+package pipeline
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/example"
+)
+
+// TestSendRetriesTransientFailure: the platform answers 500, then 200: one message at the
+// platform, status sent through the API, and message.updated on the stream.
+func TestSendRetriesTransientFailure(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+
+	fake.Reset()
+	fake.FailSends(1, http.StatusInternalServerError)
+	m := reply(t, admin, d.ID, "Good afternoon!", nil)
+	if m.Status != "pending" || m.Direction != "out" {
+		t.Fatalf("stored reply %+v, want pending out", m)
+	}
+	nextFor(t, stream, "message.created", m.ID, 10*time.Second)
+	nextFor(t, stream, "message.updated", m.ID, 15*time.Second)
+	got := waitStatus(t, admin, d.ID, m.ID, "sent", 15*time.Second)
+	if got.SentAt == nil || got.Error != "" {
+		t.Errorf("sent message %+v", got)
+	}
+	if n := len(fake.SendTimes()); n != 2 {
+		t.Errorf("platform saw %d send calls, want 2 (a 500, then the retry)", n)
+	}
+	if sent := fake.Sent(); len(sent) != 1 || sent[0].Text != "Good afternoon!" || sent[0].ChatID != "u-42" {
+		t.Fatalf("platform accepted %+v, want one reply", sent)
+	}
+}
+
+// TestSendWaitsForRetryAfter: a 429 with retry_after is retried after that delay, not before.
+func TestSendWaitsForRetryAfter(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+
+	fake.Reset()
+	const wait = 2 * time.Second
+	fake.RateLimitSends(1, wait)
+	m := reply(t, admin, d.ID, "Just a moment", nil)
+	waitStatus(t, admin, d.ID, m.ID, "sent", 15*time.Second)
+	times := fake.SendTimes()
+	if len(times) != 2 {
+		t.Fatalf("platform saw %d send calls, want 2", len(times))
+	}
+	if gap := times[1].Sub(times[0]); gap < wait {
+		t.Fatalf("retried %s after a 429 asking for %s", gap, wait)
+	}
+	if n := len(fake.Sent()); n != 1 {
+		t.Fatalf("platform accepted %d messages, want 1", n)
+	}
+}
+
+// TestSendBlockedFailsThenRetry: a visitor who blocked the bot makes the send fail for good
+// with a reason the operator can read; after unblocking, the retry action sends it.
+func TestSendBlockedFailsThenRetry(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+
+	fake.Reset()
+	fake.Block("u-42")
+	m := reply(t, admin, d.ID, "Are you there?", nil)
+	failed := waitStatus(t, admin, d.ID, m.ID, "failed", 15*time.Second)
+	if !strings.Contains(failed.Error, "blocked") {
+		t.Fatalf("failure reason %q does not say the visitor blocked the bot", failed.Error)
+	}
+	nextFor(t, stream, "message.updated", m.ID, 10*time.Second)
+	if n := len(fake.SendTimes()); n != 1 {
+		t.Fatalf("a permanent failure was tried %d times, want 1", n)
+	}
+
+	fake.Unblock("u-42")
+	var retried store.Message
+	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages/%d/retry", d.ID, m.ID), nil, &retried)
+	if retried.Status != "pending" || retried.Error != "" {
+		t.Fatalf("after retry: %+v", retried)
+	}
+	waitStatus(t, admin, d.ID, m.ID, "sent", 15*time.Second)
+	var texts []string
+	for _, s := range fake.Sent() {
+		texts = append(texts, s.Text)
+	}
+	if strings.Count(strings.Join(texts, "|"), "Are you there?") != 1 {
+		t.Fatalf("platform accepted %q, want the retried message once", texts)
+	}
+	if code, body := admin.Call(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages/%d/retry", d.ID, m.ID), nil, nil); code != http.StatusConflict {
+		t.Fatalf("retrying a sent message: %d %s, want 409", code, body)
+	}
+}
+
+// TestSendIdempotencyKey: the same POST twice with one Idempotency-Key stores one message
+// and sends it once; another key is another message.
+func TestSendIdempotencyKey(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+	fake.Reset()
+
+	path := apptest.Path("/api/v1/dialogs/%d/messages", d.ID)
+	var first, second store.Message
+	code1, raw1 := admin.CallWithHeader(t, "POST", path, map[string]string{"text": "once"}, map[string]string{"Idempotency-Key": "key-1"}, &first)
+	code2, raw2 := admin.CallWithHeader(t, "POST", path, map[string]string{"text": "once"}, map[string]string{"Idempotency-Key": "key-1"}, &second)
+	if code1 != http.StatusCreated || code2 != http.StatusOK {
+		t.Fatalf("statuses %d %s / %d %s, want 201 then 200", code1, raw1, code2, raw2)
+	}
+	if first.ID == 0 || first.ID != second.ID {
+		t.Fatalf("two requests with one key gave messages %d and %d", first.ID, second.ID)
+	}
+	other := reply(t, admin, d.ID, "twice", map[string]string{"Idempotency-Key": "key-2"})
+	waitStatus(t, admin, d.ID, first.ID, "sent", 10*time.Second)
+	waitStatus(t, admin, d.ID, other.ID, "sent", 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // a duplicate job would have run by now
+	if n := len(fake.Sent()); n != 2 {
+		t.Fatalf("platform accepted %d messages, want 2", n)
+	}
+	out := 0
+	for _, m := range messages(t, admin, d.ID) {
+		if m.Direction == "out" {
+			out++
+		}
+	}
+	if out != 2 {
+		t.Fatalf("%d outbound messages stored, want 2", out)
+	}
+}
+
+// TestSendPartialMultipartNoDuplicate: a text longer than the platform's limit goes out in
+// parts; when part 2 fails after part 1 went out, the retry does not send part 1 again.
+func TestSendPartialMultipartNoDuplicate(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+	fake.Reset()
+
+	long := strings.Repeat("word ", example.MaxTextLength/5) + strings.Repeat("tail ", 200)
+	fake.FailSendsAfter(1, 1, http.StatusBadGateway)
+	m := reply(t, admin, d.ID, long, nil)
+	waitStatus(t, admin, d.ID, m.ID, "sent", 15*time.Second)
+	sent := fake.Sent()
+	if len(sent) != 2 {
+		t.Fatalf("platform accepted %d messages, want 2 parts", len(sent))
+	}
+	if got := sent[0].Text + sent[1].Text; got != strings.TrimSpace(long) {
+		t.Fatalf("the parts do not add up to the text (%d + %d bytes of %d)", len(sent[0].Text), len(sent[1].Text), len(long))
+	}
+}
