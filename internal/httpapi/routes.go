@@ -68,6 +68,9 @@ func (s *Server) routes() {
 	adm.PUT("/settings", s.putSettings)
 	adm.GET("/audit", s.listAudit)
 	adm.POST("/clients/:id/merge", s.mergeClient)
+
+	// Pages (pages.go): sign-in, the inbox, the admin pages.
+	s.pageRoutes()
 }
 
 func (s *Server) ready(c echo.Context) error {

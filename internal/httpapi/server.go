@@ -46,6 +46,8 @@ type Deps struct {
 type Server struct {
 	Deps
 	echo *echo.Echo
+	// pageError renders HTML error pages once the pages are registered (pages.go).
+	pageError func(c echo.Context, status int, msg string)
 }
 
 // New builds the echo instance with every route.
@@ -240,6 +242,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 
 // renderErrorPage is replaced by the pages package when it is wired.
 func (s *Server) renderErrorPage(c echo.Context, status int, msg string) {
+	if s.pageError != nil {
+		s.pageError(c, status, msg)
+		return
+	}
 	_ = c.HTML(status, "<!doctype html><meta charset=utf-8><title>"+strconv.Itoa(status)+"</title><p>"+htmlEscape(msg)+"</p>")
 }
 

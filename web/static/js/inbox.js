@@ -1,0 +1,1 @@
+// inbox.js: filled in next.
