@@ -22,12 +22,18 @@ func NormalizePhone(raw, region string) string {
 	if region == "" {
 		region = "RU"
 	}
-	digits := strings.TrimLeft(raw, " ")
-	// Telegram sends its contacts' numbers without "+": a long digit string is international.
-	if !strings.HasPrefix(digits, "+") && len(strings.Trim(digits, "0123456789")) == 0 && len(digits) >= 11 {
-		digits = "+" + digits
+	// A number valid as written in the region wins ("8 916 123-45-67" in RU).
+	n, err := phonenumbers.Parse(raw, region)
+	if err == nil && phonenumbers.IsValidNumber(n) {
+		return phonenumbers.Format(n, phonenumbers.E164)
 	}
-	n, err := phonenumbers.Parse(digits, region)
+	// Telegram and WhatsApp send international numbers without "+": a digit string that is
+	// valid with one is international.
+	if !strings.HasPrefix(raw, "+") && strings.Trim(raw, "0123456789") == "" {
+		if m, err2 := phonenumbers.Parse("+"+raw, region); err2 == nil && phonenumbers.IsValidNumber(m) {
+			return phonenumbers.Format(m, phonenumbers.E164)
+		}
+	}
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
 		return ""
 	}
