@@ -86,6 +86,9 @@ func user(ctx context.Context, cfg config.Config, log *slog.Logger, args []strin
 	if *email == "" {
 		return usageError{"user create: --email is required"}
 	}
+	if *role != "admin" && *role != "operator" {
+		return usageError{fmt.Sprintf("user create: --role %q: want admin or operator", *role)}
+	}
 	password, err := readPassword(stdin)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/config"
 )
 
@@ -29,6 +30,8 @@ Usage:
   omnichat simulate telegram --channel ID --text TEXT [--user ID] [--name NAME]
                                         post a realistic signed Telegram update to a
                                         running server's webhook
+  omnichat loadtest [--inprocess] [--rate N] [--duration D] …   signed webhooks at a rate; prints
+                                        accepted/s, latencies and the exactly-once verdict
   omnichat version                      print the version
   omnichat env                          list the environment variables and defaults
 
@@ -74,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = user(ctx, cfg, log, args, stdin, stdout)
 	case "simulate":
 		err = simulate(ctx, cfg, log, args, stdout)
+	case "loadtest":
+		err = loadtestCmd(ctx, cfg, log, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "omnichat: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -83,6 +88,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, "omnichat:", err)
 			return 2
+		}
+		// A domain error (duplicate email, weak password) is for people: its message alone.
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			fmt.Fprintln(stderr, "omnichat:", ae.Message)
+			return 1
 		}
 		fmt.Fprintln(stderr, "omnichat:", err)
 		return 1
