@@ -67,8 +67,9 @@ type App struct {
 	River    *river.Client[pgx.Tx]
 	HTTP     *httpapi.Server
 
-	cluster *localpg.Cluster
-	hubDone chan struct{}
+	cluster   *localpg.Cluster
+	hubDone   chan struct{}
+	noWorkers bool
 }
 
 // Options change how New builds the app (tests and subcommands).
@@ -164,7 +165,7 @@ func build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 		reg = Providers()
 	}
 	st := store.New(pool)
-	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st}
+	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, noWorkers: o.NoWorkers}
 	a.Auth = &auth.Service{Store: st, SessionTTL: cfg.SessionTTL}
 	a.Channels = &channel.Service{Store: st, Providers: reg, Box: box, PublicURL: cfg.PublicURL,
 		Log: log.With("part", "channel"), CacheTTL: 5 * time.Second}
@@ -234,8 +235,20 @@ func (a *App) Bootstrap(ctx context.Context) (created bool, err error) {
 func (a *App) Start(ctx context.Context) error {
 	a.hubDone = make(chan struct{})
 	go func() { a.Hub.Run(ctx); close(a.hubDone) }()
-	if err := a.River.Start(ctx); err != nil {
-		return fmt.Errorf("job queue: %w", err)
+	// An insert-only River client (NoWorkers) cannot start: it only enqueues.
+	if !a.noWorkers {
+		if err := a.River.Start(ctx); err != nil {
+			return fmt.Errorf("job queue: %w", err)
+		}
+	}
+	if len(a.Config.OldSecretKeys) > 0 {
+		// Key rotation: everything still sealed with an old key is re-sealed with the
+		// current one, so OMNICHAT_SECRET_KEY_OLD can be dropped at the next restart.
+		n, err := a.Channels.Reseal(ctx)
+		if err != nil {
+			return fmt.Errorf("re-seal channel secrets with the new key: %w", err)
+		}
+		a.Log.Info("channel secrets re-sealed with the current key", "channels", n)
 	}
 	return nil
 }

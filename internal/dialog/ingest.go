@@ -218,7 +218,11 @@ func (s *Service) ingestEdit(ctx context.Context, tx pgx.Tx, ch Chan, ev *provid
 	if err != nil || !changed {
 		return err
 	}
-	is.notes = append(is.notes, push.Event{Kind: "message.updated", DialogID: dialogID, MessageID: id})
+	note, err := messageEvent(ctx, tx, "message.updated", dialogID, id)
+	if err != nil {
+		return err
+	}
+	is.notes = append(is.notes, note)
 	return nil
 }
 
@@ -235,7 +239,11 @@ func (s *Service) ingestReceipt(ctx context.Context, tx pgx.Tx, ch Chan, ev *pro
 		return err
 	}
 	for _, u := range ups {
-		is.notes = append(is.notes, push.Event{Kind: "message.updated", DialogID: u.DialogID, MessageID: u.ID})
+		note, err := messageEvent(ctx, tx, "message.updated", u.DialogID, u.ID)
+		if err != nil {
+			return err
+		}
+		is.notes = append(is.notes, note)
 	}
 	return nil
 }
