@@ -6,14 +6,25 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// adminPageRoutes registers the admin pages under /admin (signed in, admins only: the group
-// checks both). This file belongs to the admin pages; the inbox engineer left a stub.
-// A page: pg := p.Page(c, "admin.title", "admin", data); return p.render(c, 200, "admin_x", pg)
+// adminSections are the settings pages, in menu order. Each is one server-rendered shell
+// (admin_page.html); its content loads through the same REST API integrations use
+// (web/static/js/admin.js), so the page can do nothing the API would refuse.
+var adminSections = []string{"channels", "operators", "departments", "settings", "tokens", "audit"}
+
+type adminView struct {
+	Section  string
+	Sections []string
+}
+
+// adminPageRoutes registers the admin pages under /admin. The group (pages.go) already
+// lets only signed-in admins through; the API each page calls checks the role again.
 func (p *pages) adminPageRoutes(g *echo.Group) {
-	g.GET("", func(c echo.Context) error {
-		if p.web.Has("admin") {
-			return p.render(c, http.StatusOK, "admin", p.Page(c, "nav.admin", "admin", nil))
-		}
-		return c.Redirect(http.StatusSeeOther, "/inbox")
-	})
+	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/channels") })
+	for _, sec := range adminSections {
+		g.GET("/"+sec, func(c echo.Context) error {
+			pg := p.Page(c, "admin."+sec, "admin", adminView{Section: sec, Sections: adminSections})
+			pg.Class = "admin-page"
+			return p.render(c, http.StatusOK, "admin_page", pg)
+		})
+	}
 }
