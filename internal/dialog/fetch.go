@@ -60,7 +60,11 @@ func (s *Service) FetchAttachments(ctx context.Context, a FetchAttachmentsArgs, 
 		if err := store.SetAttachments(ctx, tx, m.ID, atts); err != nil {
 			return err
 		}
-		return push.Notify(ctx, tx, push.Event{Kind: "message.updated", DialogID: m.DialogID, MessageID: m.ID})
+		ev, err := messageEvent(ctx, tx, "message.updated", m.DialogID, m.ID)
+		if err != nil {
+			return err
+		}
+		return push.Notify(ctx, tx, ev)
 	})
 	if err != nil {
 		return err

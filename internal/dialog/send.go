@@ -189,7 +189,11 @@ func (s *Service) Retry(ctx context.Context, a Actor, dialogID, messageID int64)
 		if !ok {
 			return Errorf("conflict", "only a failed message can be retried")
 		}
-		if err := push.Notify(ctx, tx, push.Event{Kind: "message.updated", DialogID: dialogID, MessageID: m.ID}); err != nil {
+		ev, err := messageEvent(ctx, tx, "message.updated", dialogID, m.ID)
+		if err != nil {
+			return err
+		}
+		if err := push.Notify(ctx, tx, ev); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, []river.InsertManyParams{job(SendArgs{MessageID: m.ID})})
@@ -244,6 +248,6 @@ func (s *Service) Delete(ctx context.Context, a Actor, dialogID, messageID int64
 		if err := store.MarkDeleted(ctx, tx, m.ID); err != nil {
 			return err
 		}
-		return push.Notify(ctx, tx, push.Event{Kind: "message.updated", DialogID: dialogID, MessageID: m.ID})
+		return push.Notify(ctx, tx, push.ForDialog("message.updated", d, m.ID))
 	})
 }

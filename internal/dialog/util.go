@@ -1,11 +1,26 @@
 package dialog
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/omnichat/omnichat/internal/push"
+	"github.com/omnichat/omnichat/internal/store"
 )
+
+// messageEvent builds a realtime event about message id of dialog dialogID with the
+// dialog's audience (department, assignee, participants, visitor). An event without them
+// would reach every operator, and never the dialog's widget visitor.
+func messageEvent(ctx context.Context, db store.DB, kind string, dialogID, id int64) (push.Event, error) {
+	d, err := store.DialogByID(ctx, db, dialogID)
+	if err != nil {
+		return push.Event{}, err
+	}
+	return push.ForDialog(kind, d, id), nil
+}
 
 func jsonRaw(v any) json.RawMessage {
 	b, _ := json.Marshal(v) // maps of strings always marshal

@@ -1,0 +1,87 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/providers/example"
+	"github.com/omnichat/omnichat/providers/example/exampletest"
+)
+
+// TestEventsReachOnlyWhoMaySee: every event about a dialog (new message, edit, receipt,
+// attachment fetched, retry, delete) goes to the operators who may see it, and none to an
+// operator of another department.
+func TestEventsReachOnlyWhoMaySee(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	var sales, support struct {
+		ID int64 `json:"id"`
+	}
+	admin.Must(t, "POST", "/api/v1/departments", map[string]any{"name": "Sales"}, &sales)
+	admin.Must(t, "POST", "/api/v1/departments", map[string]any{"name": "Support"}, &support)
+	admin.Must(t, "POST", "/api/v1/operators", map[string]any{"email": "sup@example.com", "password": "test-password-1", "department_ids": []int64{support.ID}}, nil)
+	op := inst.SignIn(t, "sup@example.com", "test-password-1")
+
+	channel := func(dept int64) *exampletest.Server {
+		fake := exampletest.NewServer()
+		t.Cleanup(fake.Close)
+		var ch channelView
+		admin.Must(t, "POST", "/api/v1/channels", map[string]any{"kind": "example", "name": fmt.Sprint("Dept ", dept), "department_id": dept, "settings": fake.Settings()}, &ch)
+		apptest.Eventually(t, 10*time.Second, "the webhook registration", func() bool { return fake.Webhook().URL != "" })
+		return fake
+	}
+	salesFake, supportFake := channel(sales.ID), channel(support.ID)
+	adminStream := admin.Stream(t)
+	opStream := op.Stream(t)
+
+	// Everything that can happen to a sales dialog.
+	salesFake.AddFile("f-1", "a.png", "image/png", testPNG(t))
+	hidden := firstDialog(t, salesFake, admin, adminStream, "u-1", 1)
+	deliver(t, salesFake, example.Update{UpdateID: 2, Type: example.TypeMessage, Message: &example.Message{
+		ID: 2, ChatID: "u-1", From: example.User{ID: "u-1"}, Date: time.Now().Unix(),
+		Attachments: []example.Attachment{{Type: "image", FileID: "f-1"}}}}.Marshal())
+	deliver(t, salesFake, example.Update{UpdateID: 3, Type: example.TypeEdited, Message: &example.Message{
+		ID: 1, ChatID: "u-1", From: example.User{ID: "u-1"}, Date: time.Now().Unix(), Text: "Hello again"}}.Marshal())
+	salesFake.Block("u-1")
+	m := reply(t, admin, hidden.ID, "hi", nil)
+	waitStatus(t, admin, hidden.ID, m.ID, "failed", 10*time.Second)
+	salesFake.Unblock("u-1")
+	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages/%d/retry", hidden.ID, m.ID), nil, nil)
+	waitStatus(t, admin, hidden.ID, m.ID, "sent", 10*time.Second)
+	deliver(t, salesFake, example.NewReceiptUpdate(4, example.TypeRead, "u-1", "", []int64{salesFake.Sent()[0].ID}, time.Now()))
+	admin.Must(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", hidden.ID, m.ID), nil, nil)
+	apptest.Eventually(t, 10*time.Second, "the attachment fetched", func() bool {
+		for _, x := range messages(t, admin, hidden.ID) {
+			if len(x.Attachments) == 1 && x.Attachments[0].FileID != 0 {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Then a support dialog: the operator's stream must show it, and nothing before it
+	// may be about the sales dialog.
+	deliver(t, supportFake, example.NewMessageUpdate(10, 10, "u-2", "", "Vera", "", "help", time.Now()))
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev, ok := <-opStream.C:
+			if !ok {
+				t.Fatal("operator stream closed")
+			}
+			var p struct {
+				DialogID int64 `json:"d"`
+			}
+			json.Unmarshal(ev.Data, &p)
+			if p.DialogID == hidden.ID {
+				t.Errorf("an operator of another department got %s %s", ev.Kind, ev.Data)
+			}
+			done = ev.Kind == "dialog.created" && p.DialogID != 0
+		case <-deadline:
+			t.Fatal("the operator never saw the support dialog")
+		}
+	}
+}
