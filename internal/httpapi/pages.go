@@ -31,6 +31,7 @@ type pages struct {
 // sign-in page); state changes go through the API with the CSRF header, or through forms
 // with the csrf_token field.
 func (s *Server) pageRoutes() {
+	s.inboxAPIRoutes()
 	eng, err := web.New()
 	if err != nil {
 		// The templates are embedded: a parse error is a programming error caught by tests.
@@ -248,6 +249,8 @@ func (p *pages) logout(c echo.Context) error {
 type inboxView struct {
 	DialogID int64
 	Channels []channelOption
+	// Comet is the browser's comet-server.ru connection (JSON) when that transport is on.
+	Comet string
 }
 
 type channelOption struct {
