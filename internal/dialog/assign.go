@@ -3,6 +3,7 @@ package dialog
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -263,7 +264,11 @@ func (s *Service) Leave(ctx context.Context, a Actor, dialogID, userID int64) er
 		if !removed {
 			return Errorf("conflict", "operator %d is not a participant of this dialog", userID)
 		}
-		return s.systemEntry(ctx, tx, d, "left", &a.ID, map[string]any{"user": userID})
+		d.Participants = slices.DeleteFunc(d.Participants, func(p int64) bool { return p == userID })
+		if err := s.systemEntry(ctx, tx, d, "left", &a.ID, map[string]any{"user": userID}); err != nil {
+			return err
+		}
+		return notifyFormer(ctx, tx, d, &userID) // the one who left learns it too
 	})
 }
 

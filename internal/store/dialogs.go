@@ -312,7 +312,8 @@ func VisibleTo(alias, user string) string {
 // CanSee reports whether operator userID may see dialog id.
 func CanSee(ctx context.Context, db DB, dialogID, userID int64) (bool, error) {
 	var ok bool
-	err := db.QueryRow(ctx, `SELECT `+VisibleTo("d", "$2")+` FROM dialogs d WHERE d.id = $1`, dialogID, userID).Scan(&ok)
+	// coalesce: for a queued dialog "assignee_id = $2" is NULL, and NULL OR false is NULL.
+	err := db.QueryRow(ctx, `SELECT coalesce(`+VisibleTo("d", "$2::bigint")+`, false) FROM dialogs d WHERE d.id = $1`, dialogID, userID).Scan(&ok)
 	if err != nil {
 		return false, notFound(err, "can see dialog")
 	}

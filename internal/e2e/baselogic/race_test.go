@@ -1,0 +1,172 @@
+package baselogic
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/dialog"
+	"github.com/omnichat/omnichat/internal/store"
+)
+
+// TestAssignmentRaceTwoInstances races many new dialogs arriving on two instances (one
+// database) against operators changing status, capacity, department membership and closing
+// dialogs on both. Afterwards, with every job finished: no dialog was assigned twice, no
+// operator is over capacity, and no dialog waits while an eligible operator has room.
+func TestAssignmentRaceTwoInstances(t *testing.T) {
+	const (
+		operators = 8
+		dialogs   = 200
+		senders   = 6 // concurrent webhook senders per instance
+	)
+	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support", "Sales")
+	support, sales := e.deps[0], e.deps[1]
+	instB := apptest.Start(t, apptest.Options{DatabaseURL: e.inst.DatabaseURL})
+	bases := []string{e.inst.URL, instB.URL}
+
+	ops := make([]*apptest.Client, operators)
+	for i := range ops {
+		ops[i] = e.operator(t, fmt.Sprintf("op%d@example.com", i), 3, []int64{support}, false)
+		// Half the operators keep their stream on instance B, and make their calls there.
+		if i%2 == 1 {
+			ops[i].Base = instB.URL
+		}
+		ops[i].Stream(t)
+	}
+	admins := []*apptest.Client{e.admin, {Base: instB.URL, Token: e.admin.Token, UserID: e.admin.UserID, HTTP: e.admin.HTTP}}
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	// New dialogs on both instances.
+	for inst := range 2 {
+		for s := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := s; n < dialogs/2; n += senders {
+					e.message(t, bases[inst], fmt.Sprintf("race-%d-%d", inst, n), "Visitor", "hello")
+				}
+			}()
+		}
+	}
+	// Operators change status (and admins capacity and membership) at the same time.
+	for i, op := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			statuses := []string{"online", "away", "offline", "online"}
+			for range 12 {
+				op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": statuses[r.IntN(len(statuses))]}, nil)
+				switch r.IntN(4) {
+				case 0:
+					// Raised only: a capacity lowered below the current load would
+					// make "over capacity" a matter of the admin's choice, not of assignment.
+					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"capacity": 3 + r.IntN(3)}, nil)
+				case 1:
+					deps := []int64{support}
+					if r.IntN(2) == 0 {
+						deps = []int64{sales}
+					}
+					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": deps}, nil)
+				case 2:
+					// Close one of my dialogs: frees capacity.
+					var list struct{ Dialogs []store.Dialog }
+					op.Must(t, "GET", "/api/v1/dialogs?status=open&assigned=me&limit=1", nil, &list)
+					if len(list.Dialogs) > 0 {
+						op.Call(t, "POST", apptest.Path("/api/v1/dialogs/%d/close", list.Dialogs[0].ID), nil, nil)
+					}
+				}
+			}
+			// End in a known mix: even operators online in Support, odd ones away.
+			final := "online"
+			if i%2 == 1 {
+				final = "away"
+			}
+			admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": []int64{support}}, nil)
+			op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": final}, nil)
+		}()
+	}
+	wg.Wait()
+	storm := time.Since(start)
+	settle(t, e.inst)
+	total := time.Since(start)
+
+	ctx := context.Background()
+	pool := e.inst.Pool
+	// 1. No dialog assigned twice: at most one automatic "assigned" entry per dialog, and
+	// an assigned dialog's assignee is the one its entry names.
+	rows, err := pool.Query(ctx, `SELECT d.id, d.assignee_id, d.status, count(m.id), coalesce(array_agg((m.data->>'to')::bigint) FILTER (WHERE m.id IS NOT NULL), '{}')
+		FROM dialogs d LEFT JOIN messages m ON m.dialog_id = d.id AND m.direction = 'system' AND m.kind = 'assigned'
+		GROUP BY d.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nDialogs, assigned, queued, closed int
+	for rows.Next() {
+		var id int64
+		var who *int64
+		var status string
+		var n int
+		var to []int64
+		if err := rows.Scan(&id, &who, &status, &n, &to); err != nil {
+			t.Fatal(err)
+		}
+		nDialogs++
+		if n > 1 {
+			t.Errorf("dialog %d assigned %d times (to %v)", id, n, to)
+		}
+		if who != nil && (n != 1 || to[0] != *who) {
+			t.Errorf("dialog %d assigned to %d but its entries say %v", id, *who, to)
+		}
+		switch {
+		case status == "closed":
+			closed++
+		case who != nil:
+			assigned++
+		default:
+			queued++
+		}
+	}
+	rows.Close()
+	if nDialogs != dialogs {
+		t.Fatalf("%d dialogs stored, want %d", nDialogs, dialogs)
+	}
+	// 2. Nobody over capacity.
+	us, err := store.ListUsers(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online := 0
+	for _, u := range us {
+		if u.OpenDialogs > u.Capacity {
+			t.Errorf("operator %d has %d open dialogs, capacity %d", u.ID, u.OpenDialogs, u.Capacity)
+		}
+		if u.Online {
+			online++
+		}
+	}
+	// 3. No queued dialog while someone eligible has room.
+	free, err := store.AnyoneFree(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := support
+	pick, err := store.PickOperator(ctx, pool, &dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued > 0 && (free || pick != 0) {
+		t.Errorf("%d dialogs queued while operator %d (free anywhere: %v) has room", queued, pick, free)
+	}
+	if online != operators/2 || queued == 0 {
+		t.Errorf("the final mix is not what the test meant: %d online operators, %d queued", online, queued)
+	}
+	b, _ := json.Marshal(map[string]any{"dialogs": dialogs, "operators": operators, "instances": 2, "assigned_open": assigned, "closed": closed, "queued": queued, "storm": storm.Round(time.Millisecond).String(), "until_settled": total.Round(time.Millisecond).String()})
+	t.Logf("race figures: %s", b)
+}
