@@ -30,8 +30,9 @@ Usage:
   omnichat simulate telegram --channel ID --text TEXT [--user ID] [--name NAME]
                                         post a realistic signed Telegram update to a
                                         running server's webhook
-  omnichat loadtest [--inprocess] [--rate N] [--duration D] …   signed webhooks at a rate; prints
-                                        accepted/s, latencies and the exactly-once verdict
+  omnichat loadtest [--inprocess | --url U --email E --password P] [--rate N] [--duration D]
+                                        signed webhooks at a rate: accepted/s, latencies,
+                                        webhook→SSE latency, stored exactly once
   omnichat version                      print the version
   omnichat env                          list the environment variables and defaults
 

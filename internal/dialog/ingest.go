@@ -63,16 +63,29 @@ type ingestState struct {
 
 func (s *Service) ingestTx(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, evs []providers.Event) (IngestResult, error) {
 	var is ingestState
+	if err := s.ingestInto(ctx, tx, ch, st, evs, &is); err != nil {
+		return is.res, err
+	}
+	if err := s.enqueue(ctx, tx, dedupeJobs(is.jobs)); err != nil {
+		return is.res, fmt.Errorf("enqueue follow-up jobs: %w", err)
+	}
+	return is.res, push.Notify(ctx, tx, is.notes...)
+}
+
+// ingestInto stores evs in tx and adds their follow-up jobs and notifications to is; the
+// caller enqueues and notifies (once per transaction: the group commit shares both). On
+// error tx is unusable.
+func (s *Service) ingestInto(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, evs []providers.Event, is *ingestState) error {
 	for i := range evs {
 		ev := &evs[i]
 		var err error
 		switch ev.Kind {
 		case providers.EventMessage, providers.EventButton:
-			err = s.ingestMessage(ctx, tx, ch, st, ev, &is)
+			err = s.ingestMessage(ctx, tx, ch, st, ev, is)
 		case providers.EventEdited:
-			err = s.ingestEdit(ctx, tx, ch, ev, &is)
+			err = s.ingestEdit(ctx, tx, ch, ev, is)
 		case providers.EventDelivered, providers.EventRead, providers.EventFailed:
-			err = s.ingestReceipt(ctx, tx, ch, ev, &is)
+			err = s.ingestReceipt(ctx, tx, ch, ev, is)
 		case providers.EventSubscribed, providers.EventConversationStarted:
 			var v store.Visitor
 			if v, err = s.upsertVisitor(ctx, tx, ch, ev); err == nil {
@@ -87,13 +100,10 @@ func (s *Service) ingestTx(ctx context.Context, tx pgx.Tx, ch Chan, st Settings,
 			s.Log.Warn("ingest: unknown event kind", "kind", ev.Kind, "channel", ch.ID)
 		}
 		if err != nil {
-			return is.res, err
+			return err
 		}
 	}
-	if err := s.enqueue(ctx, tx, is.jobs); err != nil {
-		return is.res, fmt.Errorf("enqueue follow-up jobs: %w", err)
-	}
-	return is.res, push.Notify(ctx, tx, is.notes...)
+	return nil
 }
 
 func (s *Service) upsertVisitor(ctx context.Context, tx pgx.Tx, ch Chan, ev *providers.Event) (store.Visitor, error) {

@@ -38,6 +38,7 @@ type Service struct {
 	settings    Settings
 	settingsAt  time.Time
 	settingsTTL time.Duration
+	batch       *Batcher // group commit, created on first use (batch.go)
 }
 
 // New returns the service; SetQueue must be called before it ingests or sends.

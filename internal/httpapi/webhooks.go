@@ -65,7 +65,8 @@ func (s *Server) webhook(c echo.Context) error {
 		// not abort a transaction that is about to make its retry a duplicate.
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if _, err := s.Dialogs.Ingest(ictx, dialog.Chan{ID: ch.ID, Kind: ch.Kind, DepartmentID: live.DepartmentID, AnswersButtons: answers}, evs); err != nil {
+		// Group commit: concurrent webhooks share one transaction (dialog/batch.go).
+		if _, err := s.Dialogs.IngestGrouped(ictx, dialog.Chan{ID: ch.ID, Kind: ch.Kind, DepartmentID: live.DepartmentID, AnswersButtons: answers}, evs); err != nil {
 			if errors.Is(err, providers.ErrMalformed) {
 				return s.webhookError(c, ch, err)
 			}

@@ -1,0 +1,268 @@
+package dialog
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/omnichat/omnichat/internal/push"
+	"github.com/omnichat/omnichat/providers"
+)
+
+// Group commit (DESIGN "Ingest", step 6). One transaction per webhook tops out near the
+// PostgreSQL ceiling for that shape: every commit waits for its own WAL flush. Concurrent
+// webhooks instead share one transaction: a committer takes what is queued (waiting up to
+// Window for more), writes it all in one transaction, commits once, and only then answers
+// each webhook. "Answered 200 ⇒ committed" and idempotency hold as for Ingest.
+//
+// Committers are started on demand up to Workers and exit when the queue is empty, so at low
+// load a webhook gets a committer (and a transaction) of its own at once, and batches form by
+// themselves as load rises: while every committer is busy with a commit, the next webhooks
+// queue up and leave together.
+//
+// One bad message never fails its neighbours: the batch runs optimistically without
+// savepoints (each costs two round trips); when any webhook in it fails, the batch is rolled
+// back and each of its webhooks is ingested alone, so only the bad one gets an error. A failed
+// COMMIT answers every waiter with an error (the platform retries; retries are idempotent).
+
+// Batcher groups concurrent ingests into shared transactions.
+type Batcher struct {
+	s *Service
+	// Window is how long a committer waits for more webhooks after taking the first.
+	// Zero: take only what is already queued.
+	Window time.Duration
+	// MaxBatch caps the webhooks in one transaction.
+	MaxBatch int
+	// Workers caps concurrent committers (each holds a pool connection while it commits).
+	Workers int
+	// NotifyAfterCommit sends the batch's realtime notifications after the commit, in one
+	// statement outside the transaction, instead of inside it. Measured: see
+	// docs/performance.md.
+	NotifyAfterCommit bool
+	// Off sends every ingest straight to Service.Ingest: one transaction per webhook (the
+	// simple path, kept for comparison by the load test).
+	Off bool
+
+	mu     sync.Mutex
+	queue  []*pendingIngest
+	active int
+
+	batches, items, fallbacks atomic.Int64
+}
+
+type pendingIngest struct {
+	ctx  context.Context
+	ch   Chan
+	evs  []providers.Event
+	res  IngestResult
+	err  error
+	done chan struct{}
+}
+
+// BatchStats counts what the batcher did (benchmarks and tests read it).
+type BatchStats struct {
+	Batches   int64 // transactions committed or attempted
+	Items     int64 // webhooks they carried
+	Fallbacks int64 // batches rolled back and redone one webhook at a time
+}
+
+// NewBatcher returns a batcher for s with the defaults measured on the 2-core machine.
+func NewBatcher(s *Service) *Batcher {
+	return &Batcher{s: s, Window: 0, MaxBatch: 128, Workers: 4}
+}
+
+// Stats returns the counters so far.
+func (b *Batcher) Stats() BatchStats {
+	return BatchStats{Batches: b.batches.Load(), Items: b.items.Load(), Fallbacks: b.fallbacks.Load()}
+}
+
+// Batcher returns the service's batcher, created on first use.
+func (s *Service) Batcher() *Batcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batch == nil {
+		s.batch = NewBatcher(s)
+	}
+	return s.batch
+}
+
+// IngestGrouped is Ingest through the service's group-commit batcher.
+func (s *Service) IngestGrouped(ctx context.Context, ch Chan, evs []providers.Event) (IngestResult, error) {
+	return s.Batcher().Ingest(ctx, ch, evs)
+}
+
+// Ingest stores evs like Service.Ingest, sharing the transaction with concurrent callers. It
+// returns after the commit that made them durable (or with the error that prevented it).
+func (b *Batcher) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (IngestResult, error) {
+	if b.Off {
+		return b.s.Ingest(ctx, ch, evs)
+	}
+	p := &pendingIngest{ctx: ctx, ch: ch, evs: evs, done: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.active < max(b.Workers, 1) {
+		b.active++
+		go b.commitLoop()
+	}
+	b.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		// The webhook is answered with an error; the batch may still commit it, which the
+		// platform's retry will see as a duplicate.
+		return IngestResult{}, ctx.Err()
+	}
+}
+
+// take removes up to n queued ingests.
+func (b *Batcher) take(n int) []*pendingIngest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, len(b.queue))
+	out := slices.Clone(b.queue[:n])
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil // let the backing array go
+	}
+	return out
+}
+
+func (b *Batcher) commitLoop() {
+	maxBatch := max(b.MaxBatch, 1)
+	for {
+		batch := b.take(maxBatch)
+		if len(batch) == 0 {
+			b.mu.Lock()
+			if len(b.queue) == 0 {
+				b.active--
+				b.mu.Unlock()
+				return
+			}
+			b.mu.Unlock()
+			continue
+		}
+		if b.Window > 0 && len(batch) < maxBatch {
+			time.Sleep(b.Window)
+			batch = append(batch, b.take(maxBatch-len(batch))...)
+		}
+		b.commit(batch)
+	}
+}
+
+// commit writes batch in one transaction and answers every waiter.
+func (b *Batcher) commit(batch []*pendingIngest) {
+	b.batches.Add(1)
+	b.items.Add(int64(len(batch)))
+	// Whatever arrives is answered; a waiter whose context ended has gone already.
+	defer func() {
+		for _, p := range batch {
+			close(p.done)
+		}
+	}()
+	// The webhook handler's context has no cancel and a 30s timeout; the batch gets its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := b.s.Settings(ctx)
+	if err != nil {
+		for _, p := range batch {
+			p.err = err
+		}
+		return
+	}
+	// Rows are locked in one order (channel, visitor) in every batch, so two committers
+	// never deadlock on each other's visitors and dialogs. The sort is stable: one visitor's
+	// messages keep their arrival order.
+	ordered := slices.Clone(batch)
+	slices.SortStableFunc(ordered, func(x, y *pendingIngest) int {
+		return cmp.Or(cmp.Compare(x.ch.ID, y.ch.ID), cmp.Compare(firstUser(x.evs), firstUser(y.evs)))
+	})
+
+	var notes []push.Event
+	var jobs []river.InsertManyParams
+	var itemErr error
+	tx, err := b.s.Store.Pool.Begin(ctx)
+	if err != nil {
+		for _, p := range batch {
+			p.err = fmt.Errorf("group commit: begin: %w", err)
+		}
+		return
+	}
+	for _, p := range ordered {
+		var is ingestState
+		if itemErr = b.s.ingestInto(ctx, tx, p.ch, st, p.evs, &is); itemErr != nil {
+			break
+		}
+		p.res = is.res
+		notes = append(notes, is.notes...)
+		jobs = append(jobs, is.jobs...)
+	}
+	if itemErr == nil {
+		// One insert for every follow-up job of the batch.
+		if err := b.s.enqueue(ctx, tx, dedupeJobs(jobs)); err != nil {
+			itemErr = fmt.Errorf("enqueue follow-up jobs: %w", err)
+		}
+	}
+	if itemErr == nil && len(notes) > 0 && !b.NotifyAfterCommit {
+		itemErr = push.Notify(ctx, tx, notes...)
+	}
+	if itemErr != nil {
+		// One webhook spoiled the transaction: redo each alone, so only the bad one fails.
+		_ = tx.Rollback(ctx)
+		b.fallbacks.Add(1)
+		for _, p := range batch {
+			p.res, p.err = b.s.Ingest(p.ctx, p.ch, p.evs)
+		}
+		return
+	}
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(ctx)
+		for _, p := range batch {
+			p.res, p.err = IngestResult{}, fmt.Errorf("group commit: %w", err)
+		}
+		return
+	}
+	if len(notes) > 0 && b.NotifyAfterCommit {
+		// A notification is a hint: the data is committed, and a client that misses it
+		// refetches on reconnect. A failure is logged, not reported to the platform.
+		if err := push.Notify(ctx, b.s.Store.Pool, notes...); err != nil {
+			b.s.Log.Warn("group commit: notify after commit", "err", err)
+		}
+	}
+}
+
+func firstUser(evs []providers.Event) string {
+	if len(evs) == 0 {
+		return ""
+	}
+	return evs[0].UserID
+}
+
+// dedupeJobs drops repeated jobs (same kind and arguments): two messages of one new visitor
+// in one transaction both ask for its user info, and River's unique insert refuses to touch
+// one row twice in one statement ("ON CONFLICT DO UPDATE command cannot affect row a second
+// time"), which failed the whole transaction.
+func dedupeJobs(jobs []river.InsertManyParams) []river.InsertManyParams {
+	if len(jobs) < 2 {
+		return jobs
+	}
+	seen := make(map[string]bool, len(jobs))
+	out := jobs[:0:0]
+	for _, j := range jobs {
+		args, err := json.Marshal(j.Args)
+		key := j.Args.Kind() + "\x00" + string(args)
+		if err == nil && seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, j)
+	}
+	return out
+}
