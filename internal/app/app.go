@@ -39,6 +39,7 @@ import (
 	"github.com/omnichat/omnichat/providers/telegram"
 	"github.com/omnichat/omnichat/providers/viber"
 	"github.com/omnichat/omnichat/providers/vk"
+	"github.com/omnichat/omnichat/providers/widget"
 )
 
 // Providers is the one list of channel kinds omnichat offers. A new provider is added here.
@@ -50,6 +51,7 @@ func Providers() *providers.Registry {
 		facebook.New(),
 		chatapi.New(),
 		example.New(),
+		widget.New(),
 	)
 }
 

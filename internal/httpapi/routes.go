@@ -20,6 +20,10 @@ func (s *Server) routes() {
 	// Platforms: verified by each provider, never by a session.
 	e.Any("/webhooks/:channel_id", s.webhook)
 	e.Any("/webhooks/:channel_id/*", s.webhook)
+	s.widgetRoutes() // the web-site widget's visitor API and pages (widget.go)
+	// Platforms that fetch outgoing files by URL (Viber): a sealed, expiring link.
+	e.GET("/public/files/:id/:token", s.publicFile)
+	e.GET("/public/files/:id/:token/:name", s.publicFile)
 
 	api := e.Group("/api/v1", middleware.BodyLimit("1M"))
 	api.POST("/session", s.login)
