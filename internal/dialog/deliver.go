@@ -90,6 +90,10 @@ func (s *Service) sendFile(ctx context.Context, p providers.Provider, ch provide
 	}
 	out := providers.OutFile{ID: m.ID, Name: f.Name, MIME: f.MIME, Size: f.Size, Caption: m.Text,
 		Open: func() (io.ReadCloser, error) { return s.Blob.Open(ctx, f.Key) }}
+	// Platforms that fetch files by URL (Viber) get an expiring public link to it.
+	if l, ok := s.Channels.(interface{ FileURL(int64, string) string }); ok {
+		out.URL = l.FileURL(f.ID, f.Name)
+	}
 	return p.SendFile(ctx, ch, to, out)
 }
 

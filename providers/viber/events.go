@@ -278,10 +278,13 @@ func messageEvents(cb callback, at time.Time) ([]providers.Event, error) {
 		if m.Contact == nil {
 			return nil, fmt.Errorf("%w: contact message without contact", providers.ErrMalformed)
 		}
-		// Viber does not say whether the number is the sender's own (a share-phone button
-		// reply looks the same as a shared address-book entry), so OwnPhone stays false.
+		// Viber does not flag the sender's own number. A share-phone reply carries the
+		// sender's own Viber name; an address-book entry carries the entry's name. So the
+		// number counts as the sender's own (and feeds the client base) only when the names
+		// match: a stranger's number is never attributed to the visitor.
 		ev.Attachments = append(ev.Attachments, providers.Attachment{
 			Kind: providers.AttachContact, Phone: m.Contact.PhoneNumber, Contact: m.Contact.Name,
+			OwnPhone: ownContact(m.Contact.Name, cb.Sender.Name) && m.Contact.PhoneNumber != "",
 		})
 	case "location":
 		if m.Location == nil {
@@ -391,4 +394,10 @@ func (p *Provider) Ack(ch providers.Channel, r *providers.Request, events []prov
 		return ok
 	}
 	return providers.Response{Status: http.StatusOK, ContentType: "application/json", Body: body}
+}
+
+// ownContact reports whether a shared contact's name is the sender's own Viber name.
+func ownContact(contactName, senderName string) bool {
+	c, s := strings.Join(strings.Fields(contactName), " "), strings.Join(strings.Fields(senderName), " ")
+	return c != "" && strings.EqualFold(c, s)
 }

@@ -1,0 +1,203 @@
+// Package channels proves each messaging platform end to end through a whole omnichat
+// instance (real database, HTTP API, job queue, push stream) against the provider's fake
+// platform: one file per platform, shared helpers here.
+package channels
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"mime/multipart"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+// channelView is what the admin API answers for a channel.
+type channelView struct {
+	ID           int64             `json:"id"`
+	Kind         string            `json:"kind"`
+	WebhookURL   string            `json:"webhook_url"`
+	WebhookState string            `json:"webhook_state"`
+	WebhookError string            `json:"webhook_error"`
+	Settings     map[string]string `json:"settings"`
+	SecretsSet   []string          `json:"secrets_set"`
+}
+
+// createChannel is the admin saving a new channel in the settings UI.
+func createChannel(t *testing.T, admin *apptest.Client, kind string, settings map[string]string) channelView {
+	t.Helper()
+	var ch channelView
+	admin.Must(t, "POST", "/api/v1/channels", map[string]any{"kind": kind, "name": kind + " channel", "settings": settings}, &ch)
+	if ch.ID == 0 {
+		t.Fatalf("created channel has no id: %+v", ch)
+	}
+	return ch
+}
+
+func getChannel(t *testing.T, admin *apptest.Client, id int64) channelView {
+	t.Helper()
+	var ch channelView
+	admin.Must(t, "GET", apptest.Path("/api/v1/channels/%d", id), nil, &ch)
+	return ch
+}
+
+// pushed is the part of a push event the tests read.
+type pushed struct {
+	DialogID  int64 `json:"d"`
+	MessageID int64 `json:"m"`
+}
+
+func decodePush(t *testing.T, ev apptest.Event) pushed {
+	t.Helper()
+	var p pushed
+	if err := json.Unmarshal(ev.Data, &p); err != nil || p.DialogID == 0 {
+		t.Fatalf("%s data %s: %v", ev.Kind, ev.Data, err)
+	}
+	return p
+}
+
+func dialogs(t *testing.T, admin *apptest.Client) []store.Dialog {
+	t.Helper()
+	var list struct {
+		Dialogs []store.Dialog `json:"dialogs"`
+	}
+	admin.Must(t, "GET", "/api/v1/dialogs?status=open", nil, &list)
+	return list.Dialogs
+}
+
+func getDialog(t *testing.T, admin *apptest.Client, id int64) store.Dialog {
+	t.Helper()
+	var d store.Dialog
+	admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d", id), nil, &d)
+	return d
+}
+
+func messages(t *testing.T, admin *apptest.Client, dialogID int64) []store.Message {
+	t.Helper()
+	var list struct {
+		Messages []store.Message `json:"messages"`
+	}
+	admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d/messages", dialogID), nil, &list)
+	// Oldest first, whatever order the API pages in.
+	sort.Slice(list.Messages, func(i, j int) bool { return list.Messages[i].ID < list.Messages[j].ID })
+	return list.Messages
+}
+
+func message(t *testing.T, admin *apptest.Client, dialogID, id int64) store.Message {
+	t.Helper()
+	for _, m := range messages(t, admin, dialogID) {
+		if m.ID == id {
+			return m
+		}
+	}
+	t.Fatalf("message %d not in dialog %d", id, dialogID)
+	return store.Message{}
+}
+
+func inbound(ms []store.Message) []store.Message {
+	var out []store.Message
+	for _, m := range ms {
+		if m.Direction == "in" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitStatus waits until message id has the delivery status want.
+func waitStatus(t *testing.T, admin *apptest.Client, dialogID, id int64, want string) store.Message {
+	t.Helper()
+	var m store.Message
+	apptest.Eventually(t, 15*time.Second, "message status "+want, func() bool {
+		m = message(t, admin, dialogID, id)
+		return m.Status == want
+	})
+	return m
+}
+
+// reply is the operator answering with a text (and buttons).
+func reply(t *testing.T, c *apptest.Client, dialogID int64, body map[string]any) store.Message {
+	t.Helper()
+	var m store.Message
+	code, raw := c.Call(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages", dialogID), body, &m)
+	if code != 201 {
+		t.Fatalf("send: HTTP %d: %s", code, raw)
+	}
+	return m
+}
+
+// replyFile is the operator attaching a file.
+func replyFile(t *testing.T, c *apptest.Client, dialogID int64, name string, data []byte, caption string) store.Message {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	fw, err := w.CreateFormFile("file", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write(data)
+	if caption != "" {
+		_ = w.WriteField("text", caption)
+	}
+	_ = w.Close()
+	var m store.Message
+	code, raw := c.CallWithHeader(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages", dialogID), buf.Bytes(),
+		map[string]string{"Content-Type": w.FormDataContentType()}, &m)
+	if code != 201 {
+		t.Fatalf("send file: HTTP %d: %s", code, raw)
+	}
+	return m
+}
+
+// enableAutoAdd turns on "add new visitors to the client base".
+func enableAutoAdd(t *testing.T, admin *apptest.Client) {
+	t.Helper()
+	var st map[string]any
+	admin.Must(t, "GET", "/api/v1/settings", nil, &st)
+	st["auto_add"] = true
+	admin.Must(t, "PUT", "/api/v1/settings", st, nil)
+}
+
+// clientsByPhone searches the client base.
+func clientsByPhone(t *testing.T, admin *apptest.Client, q string) []json.RawMessage {
+	t.Helper()
+	var res struct {
+		Clients []json.RawMessage `json:"clients"`
+	}
+	admin.Must(t, "GET", "/api/v1/clients?q="+q, nil, &res)
+	return res.Clients
+}
+
+// hurrySnoozed makes jobs the queue put off (a platform's retry-after) due now, so a test
+// proves "retried later" without waiting out the platform's delay. It returns how many
+// jobs were waiting.
+func hurrySnoozed(t *testing.T, inst *apptest.Instance, kind string) int {
+	t.Helper()
+	tag, err := inst.Pool.Exec(context.Background(),
+		`UPDATE river_job SET scheduled_at = now() WHERE kind = $1 AND state = 'scheduled'`, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(tag.RowsAffected())
+}
+
+// assertNoSecret fails when the server log holds any of the secrets.
+func assertNoSecret(t *testing.T, inst *apptest.Instance, secrets ...string) {
+	t.Helper()
+	log := inst.Log.String()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(log, s) {
+			t.Errorf("the server log contains a secret (%q…)", s[:4])
+		}
+	}
+}
+
+type storeMessage = store.Message
