@@ -36,7 +36,8 @@ func TestViberEndToEnd(t *testing.T) {
 
 	// The admin saves the channel with the public-contract setting names; Check fills the
 	// read-only fields and the webhook is registered (Viber's check call answered).
-	ch := createChannel(t, admin, "viber", map[string]string{"token": fake.Token, "api_url": fake.URL()})
+	ch := createChannel(t, admin, "viber", map[string]string{"token": fake.Token, "api_url": fake.URL(),
+		"welcome_text": "Hi! Write your question, an operator will answer."})
 	if ch.Settings["bot_id"] != vibertest.BotID || ch.Settings["bot_name"] != vibertest.BotName {
 		t.Fatalf("Check did not fill bot_id/bot_name: %+v", ch.Settings)
 	}
@@ -45,6 +46,18 @@ func TestViberEndToEnd(t *testing.T) {
 	}
 	if got := getChannel(t, admin, ch.ID); got.WebhookState != "set" || fake.Webhook().URL != ch.WebhookURL {
 		t.Fatalf("webhook: state %q (%s), registered %q, want %q", got.WebhookState, got.WebhookError, fake.Webhook().URL, ch.WebhookURL)
+	}
+
+	// A visitor opens the chat: Viber's conversation_started is answered with the welcome
+	// message, in the webhook answer itself.
+	resp0, err := fake.Deliver(context.Background(), ch.WebhookURL, fake.ConversationStartedCallback(vibertest.UserID, "", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	welcome, _ := io.ReadAll(resp0.Body)
+	resp0.Body.Close()
+	if resp0.StatusCode != 200 || !strings.Contains(string(welcome), "an operator will answer") || !strings.Contains(string(welcome), `"type":"text"`) {
+		t.Fatalf("conversation_started answered %d %s", resp0.StatusCode, welcome)
 	}
 
 	stream := admin.Stream(t)
@@ -109,6 +122,15 @@ func TestViberEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+
+	// Viber's "failed" receipt marks the message failed with Viber's reason.
+	fake.Reset()
+	m2 := reply(t, admin, p.DialogID, map[string]any{"text": "this one will not arrive"})
+	waitStatus(t, admin, p.DialogID, m2.ID, "sent")
+	viberDeliver(t, fake, ch.WebhookURL, fake.ReceiptCallback("failed", vibertest.UserID, fake.Sent()[0].Token))
+	if m2 = waitStatus(t, admin, p.DialogID, m2.ID, "failed"); m2.Error == "" {
+		t.Error("failed receipt without a reason")
+	}
 
 	// A file from the operator: Viber fetches it by URL, so it must be reachable.
 	fake.Reset()
