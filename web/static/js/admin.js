@@ -2,7 +2,15 @@
 // integration makes); the server checks the admin role on every call. Nothing here knows a
 // channel kind: forms come from each provider's SettingsForm and extra buttons from its
 // actions (GET /api/v1/providers, channel.actions).
-import { api, t, h, $, toast, lang, fmtTime } from './app.js';
+import { api, t, h as make, $, toast, lang, fmtTime } from './app.js';
+
+/** h is app.js's h that also takes an id: h('button.primary#save', …). */
+function h(tag, ...rest) {
+  const m = tag.match(/#([\w-]+)/);
+  const el = make(m ? tag.replace(m[0], '') : tag, ...rest);
+  if (m) el.id = m[1];
+  return el;
+}
 
 const root = $('#admin-root');
 const content = $('#admin-content');

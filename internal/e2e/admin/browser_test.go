@@ -1,0 +1,293 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// browser starts one headless Chromium for the test and collects script errors and CSP
+// violations, which fail the test at the end.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("skipping the browser test: %s is not installed (%v)", chromium, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("headless", true), chromedp.WindowSize(1280, 900))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The installed Chromium is newer than cdproto: events with enum values cdproto does not
+	// know yet are reported through the error logger; they do not concern these pages.
+	ctx, cancelCtx := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+	ctx, cancelTimeout := context.WithTimeout(ctx, 50*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	var mu sync.Mutex
+	var problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "script exception: "+e.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console error: "+strings.Join(parts, " "))
+			}
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	get := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), problems...) }
+	problemsOf[ctx] = get
+	return ctx, get
+}
+
+var problemsOf = map[context.Context]func() []string{}
+
+// run runs one step with its own time limit and shows the page and any script errors
+// when it fails.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 12*time.Second)
+	defer cancel()
+	if err := chromedp.Run(sctx, actions...); err != nil {
+		var html, loc string
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		_ = chromedp.Run(dctx, chromedp.Location(&loc), chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+		var probs []string
+		if f := problemsOf[ctx]; f != nil {
+			probs = f()
+		}
+		t.Fatalf("%s: %v\nat %s\nbrowser problems: %v\npage: %.3000s", what, err, loc, probs, html)
+	}
+}
+
+func signIn(t *testing.T, ctx context.Context, base, email, password string) {
+	t.Helper()
+	run(t, ctx, "sign in as "+email,
+		network.ClearBrowserCookies(),
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`input[name=email]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=email]`, email, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=password]`, password, chromedp.ByQuery),
+		chromedp.Submit(`#login-form`, chromedp.ByQuery),
+		chromedp.WaitVisible(`header.topbar`, chromedp.ByQuery),
+	)
+}
+
+// pick sets a select's value and fires its change event, as a user's choice would.
+func pick(sel, value string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value), nil)
+}
+
+func setValue(sel, value string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('input', {bubbles: true})); })()`, sel, value), nil)
+}
+
+// TestAdminConnectsTelegramAndOperatorIsKeptOut is issue 8's browser scenario: an admin
+// adds a Telegram channel against the fake Bot API through the settings page (a wrong token
+// shows a readable error; Check fills the bot name; Save sets the webhook — the fake sees
+// it), a message then reaches an operator, the change is in the audit log, the page speaks
+// Russian for a Russian admin, and an operator can open no settings page.
+func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	op := inst.CreateUser(t, "op@example.com", "operator")
+	fake := telegramtest.NewServer()
+	fake.AllowHTTPWebhook = true
+	t.Cleanup(fake.Close)
+	ctx, problems := browser(t)
+
+	signIn(t, ctx, inst.URL, "admin@example.com", "test-password-1")
+	var formTitle string
+	run(t, ctx, "open the channels page and pick Telegram",
+		chromedp.Navigate(inst.URL+"/admin/channels"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #channel-kind`, chromedp.ByQuery),
+		pick(`#channel-kind`, "telegram"),
+		chromedp.WaitVisible(`#channel-form #f-token`, chromedp.ByQuery),
+		chromedp.Text(`#channel-form h2`, &formTitle, chromedp.ByQuery),
+	)
+	if !strings.Contains(formTitle, "Telegram") {
+		t.Errorf("form title %q", formTitle)
+	}
+	// The form comes from the provider: the token is a write-only password field, required;
+	// the bot fields are read-only; the instructions are shown.
+	var tokenType, required string
+	var botReadonly, hasInstructions bool
+	run(t, ctx, "inspect the form",
+		chromedp.AttributeValue(`#f-token`, "type", &tokenType, nil, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#f-token').required ? 'yes' : 'no'`, &required),
+		chromedp.Evaluate(`document.querySelector('#f-bot_name').readOnly`, &botReadonly),
+		chromedp.Evaluate(`!!document.querySelector('#channel-form .instructions') && document.querySelector('#channel-form .instructions').textContent.includes('BotFather')`, &hasInstructions),
+	)
+	if tokenType != "password" || required != "yes" || !botReadonly || !hasInstructions {
+		t.Errorf("form: token type %q required %s, bot name read-only %v, instructions %v", tokenType, required, botReadonly, hasInstructions)
+	}
+
+	// A wrong token: the platform's refusal in plain words, the token field marked.
+	var errText, invalid string
+	run(t, ctx, "check a wrong token",
+		setValue(`#f-api_url`, fake.URL()),
+		setValue(`#f-token`, "123456789:AAwrong-token-000000000000000000000"),
+		chromedp.Click(`#channel-check`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#channel-error`, chromedp.ByQuery),
+		chromedp.Text(`#channel-error`, &errText, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#f-token').getAttribute('aria-invalid') || ''`, &invalid),
+	)
+	if !strings.Contains(strings.ToLower(errText), "token") || strings.Contains(errText, "AAwrong") {
+		t.Errorf("wrong-token error %q: want a readable message naming the token, without it", errText)
+	}
+	if invalid != "true" {
+		t.Errorf("the token field is not marked invalid")
+	}
+
+	// The right token: Check fills the bot name.
+	var botName string
+	run(t, ctx, "check the right token",
+		setValue(`#f-token`, fake.Token),
+		chromedp.Click(`#channel-check`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#check-ok`, chromedp.ByQuery),
+		chromedp.Value(`#f-bot_name`, &botName, chromedp.ByQuery),
+	)
+	if !strings.Contains(botName, telegramtest.BotUsername) {
+		t.Errorf("bot name after Check: %q, want %s", botName, telegramtest.BotUsername)
+	}
+
+	// Save: stored, the webhook set at the fake, its URL shown.
+	var shownURL, stateCell string
+	run(t, ctx, "save",
+		setValue(`#channel-name`, "Support bot"),
+		chromedp.Click(`#channel-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#webhook-set`, chromedp.ByQuery),
+		chromedp.Text(`#webhook-url`, &shownURL, chromedp.ByQuery),
+		chromedp.WaitVisible(`#channels-table tbody tr[data-id] .channel-state .ok`, chromedp.ByQuery),
+		chromedp.Text(`#channels-table tbody tr[data-id] .channel-state`, &stateCell, chromedp.ByQuery),
+	)
+	wh := fake.Webhook()
+	if wh.URL == "" || wh.URL != shownURL || !strings.HasPrefix(shownURL, inst.URL+"/webhooks/") {
+		t.Fatalf("webhook at the fake %q, shown %q", wh.URL, shownURL)
+	}
+	if !strings.Contains(stateCell, "webhook set") {
+		t.Errorf("list state %q", stateCell)
+	}
+
+	// Editing shows the token as set, never its value.
+	var tokenValue, setBadge string
+	run(t, ctx, "edit the channel",
+		chromedp.Click(`#channels-table tbody tr[data-id] button[data-act=edit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#channel-form [data-secret-set=token]`, chromedp.ByQuery),
+		chromedp.Value(`#f-token`, &tokenValue, chromedp.ByQuery),
+		chromedp.Text(`#channel-form [data-secret-set=token]`, &setBadge, chromedp.ByQuery),
+	)
+	if tokenValue != "" || setBadge != "set" {
+		t.Errorf("edit form: token value %q, badge %q", tokenValue, setBadge)
+	}
+	var pageHTML string
+	run(t, ctx, "read the page", chromedp.OuterHTML("html", &pageHTML, chromedp.ByQuery))
+	if strings.Contains(pageHTML, fake.Token[10:]) {
+		t.Errorf("the page contains the bot token")
+	}
+
+	// A visitor writes to the bot: the message reaches the operator.
+	if code, body, err := fake.Deliver(context.Background(), fake.TextUpdate(telegramtest.UserID, "Hello from Telegram")); err != nil || code != 200 {
+		t.Fatalf("deliver: %d %s %v", code, body, err)
+	}
+	apptest.Eventually(t, 10*time.Second, "the dialog in the operator's queue", func() bool {
+		var list struct {
+			Dialogs []store.Dialog `json:"dialogs"`
+		}
+		op.Call(t, "GET", "/api/v1/dialogs?status=open", nil, &list)
+		for _, d := range list.Dialogs {
+			var msgs struct {
+				Messages []store.Message `json:"messages"`
+			}
+			op.Call(t, "GET", apptest.Path("/api/v1/dialogs/%d/messages", d.ID), nil, &msgs)
+			for _, m := range msgs.Messages {
+				if m.Text == "Hello from Telegram" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+
+	// The audit log shows the change, filtered by entity.
+	var auditText string
+	run(t, ctx, "audit log",
+		chromedp.Navigate(inst.URL+"/admin/audit?target_type=channel"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #audit-table`, chromedp.ByQuery),
+		chromedp.Text(`#audit-table tbody`, &auditText, chromedp.ByQuery),
+	)
+	if !strings.Contains(auditText, "channel.create") || !strings.Contains(auditText, "admin@example.com") || strings.Contains(auditText, "user.create") {
+		t.Errorf("audit log (channels only): %q", auditText)
+	}
+
+	// Russian: the same page and the provider's form speak Russian.
+	admin.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"locale": "ru"}, nil)
+	var navRu, instrRu string
+	run(t, ctx, "Russian channels page",
+		chromedp.Navigate(inst.URL+"/admin/channels"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #channel-kind`, chromedp.ByQuery),
+		chromedp.Text(`#admin-nav-channels`, &navRu, chromedp.ByQuery),
+		pick(`#channel-kind`, "telegram"),
+		chromedp.WaitVisible(`#channel-form .instructions`, chromedp.ByQuery),
+		chromedp.Text(`#channel-form .instructions`, &instrRu, chromedp.ByQuery),
+	)
+	if navRu != "Каналы" || !strings.Contains(instrRu, "Создайте бота") {
+		t.Errorf("Russian page: nav %q, instructions %.80q", navRu, instrRu)
+	}
+
+	// An operator reaches no settings page and sees no admin link.
+	signIn(t, ctx, inst.URL, "op@example.com", "test-password-1")
+	var adminLinks int
+	run(t, ctx, "operator's header", chromedp.Evaluate(`document.querySelectorAll('a[href^="/admin"]').length`, &adminLinks))
+	if adminLinks != 0 {
+		t.Errorf("the operator sees %d admin links", adminLinks)
+	}
+	for _, sec := range []string{"", "/channels", "/operators", "/departments", "/settings", "/tokens", "/audit"} {
+		var hasRoot bool
+		var body string
+		run(t, ctx, "operator opens /admin"+sec,
+			chromedp.Navigate(inst.URL+"/admin"+sec),
+			chromedp.WaitReady(`body`, chromedp.ByQuery),
+			chromedp.Evaluate(`!!document.querySelector('#admin-root')`, &hasRoot),
+			chromedp.Text(`body`, &body, chromedp.ByQuery),
+		)
+		if hasRoot || strings.Contains(body, "Support bot") {
+			t.Errorf("operator opened /admin%s: %.200q", sec, body)
+		}
+	}
+	// Nor through the API the pages use.
+	if code, _ := op.Call(t, "GET", "/api/v1/channels", nil, nil); code != 403 {
+		t.Errorf("operator GET /api/v1/channels: HTTP %d", code)
+	}
+
+	for _, p := range problems() {
+		if strings.Contains(p, "404") || strings.Contains(p, "Failed to load resource") {
+			continue // the operator's refused pages
+		}
+		t.Errorf("browser: %s", p)
+	}
+	t.Logf("wrong token: %q; Check filled bot name %q; webhook set at %s; list state %q", errText, botName, wh.URL, stateCell)
+}
