@@ -120,7 +120,13 @@ func (s *Service) check(ctx context.Context, p providers.Provider, settings prov
 	if err != nil {
 		var se *providers.SettingsError
 		if errors.As(err, &se) {
-			return nil, &apperr.Error{Code: apperr.Invalid, Message: "check failed: " + err.Error(), Fields: se.Fields}
+			// The provider's own words for the admin ("Telegram rejected the bot token: …"),
+			// without the "settings [token]:" prefix of SettingsError.Error.
+			msg := se.Msg
+			if msg == "" {
+				msg = err.Error()
+			}
+			return nil, &apperr.Error{Code: apperr.Invalid, Message: msg, Fields: se.Fields}
 		}
 		// Provider errors carry no secrets (the conformance suite checks that).
 		return nil, apperr.New(apperr.Invalid, "check failed: %v", err)

@@ -158,6 +158,9 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 	if !strings.Contains(strings.ToLower(errText), "token") || strings.Contains(errText, "AAwrong") {
 		t.Errorf("wrong-token error %q: want a readable message naming the token, without it", errText)
 	}
+	if strings.Contains(errText, "settings [") {
+		t.Errorf("wrong-token error %q carries the internal error prefix", errText)
+	}
 	if invalid != "true" {
 		t.Errorf("the token field is not marked invalid")
 	}
