@@ -393,17 +393,18 @@ func (p *Provider) DeleteMessage(ctx context.Context, ch providers.Channel, to p
 	return err
 }
 
-// GetUserInfo names an anonymous visitor "Visitor XXXX" (from the id), so operators can
-// tell visitors apart; names from the pre-chat form come with the messages.
+// GetUserInfo gives an anonymous visitor the username "visitor-XXXX" (from the id), so
+// operators can tell visitors apart. Only the username: the core overwrites names with what
+// this returns, and real names come from the pre-chat form with the messages.
 func (p *Provider) GetUserInfo(_ context.Context, _ providers.Channel, externalUserID string) (providers.UserInfo, error) {
 	if externalUserID == "" {
 		return providers.UserInfo{}, providers.Permanent("no visitor id", nil)
 	}
-	short := strings.ToUpper(externalUserID)
-	if len(short) > 4 {
-		short = short[:4]
+	short := strings.ToLower(externalUserID)
+	if len(short) > 6 {
+		short = short[:6]
 	}
-	return providers.UserInfo{FirstName: "Visitor", LastName: short}, nil
+	return providers.UserInfo{Username: "visitor-" + short}, nil
 }
 
 // ---- Settings page ----
