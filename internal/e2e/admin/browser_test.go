@@ -15,6 +15,7 @@ import (
 
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/example/exampletest"
 	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
 )
 
@@ -235,6 +236,54 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 		return false
 	})
 
+	// Provider actions come through the general mechanism: the example channel's
+	// "Webhook status" button runs POST /api/v1/channels/{id}/actions/webhook_status.
+	exFake := exampletest.NewServer()
+	t.Cleanup(exFake.Close)
+	var exCh struct {
+		ID int64 `json:"id"`
+	}
+	admin.Must(t, "POST", "/api/v1/channels", map[string]any{"kind": "example", "name": "Example", "settings": exFake.Settings()}, &exCh)
+	var actionText string
+	exRow := fmt.Sprintf(`#channels-table tbody tr[data-id="%d"]`, exCh.ID)
+	run(t, ctx, "run the example channel's action",
+		chromedp.Navigate(inst.URL+"/admin/channels"),
+		chromedp.WaitVisible(exRow+` button[data-action=webhook_status]`, chromedp.ByQuery),
+		chromedp.Click(exRow+` button[data-action=webhook_status]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#action-result p:not(.muted)`, chromedp.ByQuery),
+		chromedp.Text(`#action-result`, &actionText, chromedp.ByQuery),
+	)
+	if !strings.Contains(actionText, fmt.Sprintf("/webhooks/%d", exCh.ID)) {
+		t.Errorf("action result %q", actionText)
+	}
+
+	// Disable (the webhook is removed at the platform), enable (set again), delete.
+	tgRow := `#channels-table tbody tr[data-id="1"]`
+	var disabledState string
+	run(t, ctx, "disable the Telegram channel",
+		chromedp.Click(tgRow+` button[data-act=toggle]`, chromedp.ByQuery),
+		chromedp.WaitVisible(tgRow+` .channel-state .off`, chromedp.ByQuery),
+		chromedp.Text(tgRow+` .channel-state`, &disabledState, chromedp.ByQuery),
+	)
+	if disabledState != "disabled" || fake.Webhook().URL != "" {
+		t.Errorf("after disabling: state %q, webhook at the fake %q", disabledState, fake.Webhook().URL)
+	}
+	run(t, ctx, "enable it again",
+		chromedp.Click(tgRow+` button[data-act=toggle]`, chromedp.ByQuery),
+		chromedp.WaitVisible(tgRow+` .channel-state .ok`, chromedp.ByQuery),
+	)
+	if fake.Webhook().URL != wh.URL {
+		t.Errorf("after enabling: webhook at the fake %q", fake.Webhook().URL)
+	}
+	run(t, ctx, "delete the example channel (two clicks)",
+		chromedp.Click(exRow+` button[data-act=delete]`, chromedp.ByQuery),
+		chromedp.Click(exRow+` button[data-act=delete]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(exRow, chromedp.ByQuery),
+	)
+	if exFake.Webhook().URL != "" {
+		t.Errorf("the deleted channel's webhook is still registered: %q", exFake.Webhook().URL)
+	}
+
 	// The audit log shows the change, filtered by entity.
 	var auditText string
 	run(t, ctx, "audit log",
@@ -242,7 +291,7 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 		chromedp.WaitVisible(`#admin-root[data-ready="1"] #audit-table`, chromedp.ByQuery),
 		chromedp.Text(`#audit-table tbody`, &auditText, chromedp.ByQuery),
 	)
-	if !strings.Contains(auditText, "channel.create") || !strings.Contains(auditText, "admin@example.com") || strings.Contains(auditText, "user.create") {
+	if !strings.Contains(auditText, "channel.create") || !strings.Contains(auditText, "channel.delete") || !strings.Contains(auditText, "channel.update") || !strings.Contains(auditText, "admin@example.com") || strings.Contains(auditText, "user.create") {
 		t.Errorf("audit log (channels only): %q", auditText)
 	}
 
