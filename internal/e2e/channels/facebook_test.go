@@ -123,6 +123,13 @@ func TestFacebookEndToEnd(t *testing.T) {
 	read := facebooktest.Update(page, facebooktest.Read(page, psid, time.Now().Add(time.Second), time.Now()))
 	fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, read)))
 	waitStatus(t, admin, p.DialogID, m.ID, "read")
+	// Messenger cannot delete a sent message: the operator is told so, the message stays.
+	if code, raw := admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", p.DialogID, m.ID), nil, nil); code < 400 || code >= 500 {
+		t.Fatalf("delete on Messenger: HTTP %d %s, want a 4xx", code, raw)
+	}
+	if got := message(t, admin, p.DialogID, m.ID); got.DeletedAt != nil {
+		t.Fatal("the message is marked deleted although Messenger cannot delete it")
+	}
 	// A postback (button press) is stored as a press with its payload.
 	pb := facebooktest.Update(page, facebooktest.Postback(page, psid, "m_pb", "Yes", "call-yes", time.Now()))
 	fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, pb)))

@@ -150,6 +150,23 @@ func TestViberEndToEnd(t *testing.T) {
 			if r.StatusCode != 200 || !strings.HasPrefix(string(b), "%PDF") {
 				t.Errorf("Viber fetches the file: HTTP %d %q", r.StatusCode, b)
 			}
+			// The link is the only key: a tampered token or another file id finds nothing.
+			media := s[0].Media
+			i := strings.Index(media, "/public/files/")
+			parts := strings.Split(media[i+len("/public/files/"):], "/")
+			for _, bad := range []string{
+				media[:i] + "/public/files/" + parts[0] + "/" + flipMiddle(parts[1]),
+				media[:i] + "/public/files/" + parts[0] + "9/" + parts[1],
+			} {
+				r, err := http.Get(bad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Body.Close()
+				if r.StatusCode != 404 {
+					t.Errorf("tampered public link %s: HTTP %d, want 404", bad, r.StatusCode)
+				}
+			}
 		}
 	}
 
@@ -205,4 +222,15 @@ func waitStatusOrFailed(t *testing.T, admin *apptest.Client, dialogID, id int64)
 		return m.Status != "pending"
 	})
 	return m
+}
+
+// flipMiddle changes one character in the middle of a base64 token (the last one may only
+// carry padding bits).
+func flipMiddle(s string) string {
+	i := len(s) / 2
+	c := byte('A')
+	if s[i] == 'A' {
+		c = 'B'
+	}
+	return s[:i] + string(c) + s[i+1:]
 }
