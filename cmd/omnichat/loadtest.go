@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/omnichat/omnichat/internal/app"
@@ -44,6 +45,7 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	window := fs.Duration("batch-window", 0, "with --inprocess: how long a committer waits for more webhooks")
 	workers := fs.Int("batch-workers", 4, "with --inprocess: concurrent group committers")
 	notifyAfter := fs.Bool("notify-after-commit", false, "with --inprocess: pg_notify after the commit instead of inside it")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (generator and in-process server) to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageError{"loadtest: " + err.Error() + "\n" + loadtestUsage}
 	}
@@ -69,6 +71,17 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		}()
 		lc.URL, lc.Email, lc.Password, lc.DatabaseURL = srv.URL, srv.Email, srv.Password, srv.DatabaseURL
 		fmt.Fprintf(stdout, "in-process server at %s\n", srv.URL)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if lc.Email == "" || lc.Password == "" {
 		return usageError{"loadtest: --email and --password (an admin) are required\n" + loadtestUsage}

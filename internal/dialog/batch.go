@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,10 +23,10 @@ import (
 // Window for more), writes it all in one transaction, commits once, and only then answers
 // each webhook. "Answered 200 ⇒ committed" and idempotency hold as for Ingest.
 //
-// Committers are started on demand up to Workers and exit when the queue is empty, so at low
-// load a webhook gets a committer (and a transaction) of its own at once, and batches form by
-// themselves as load rises: while every committer is busy with a commit, the next webhooks
-// queue up and leave together.
+// Webhooks are sharded by visitor over Workers queues; each queue's committer is started on
+// demand and exits when the queue is empty, so at low load a webhook gets a committer (and a
+// transaction) of its own at once, and batches form by themselves as load rises: while a
+// committer is busy with a commit, the next webhooks of its shard queue up and leave together.
 //
 // One bad message never fails its neighbours: the batch runs optimistically without
 // savepoints (each costs two round trips); when any webhook in it fails, the batch is rolled
@@ -40,7 +41,8 @@ type Batcher struct {
 	Window time.Duration
 	// MaxBatch caps the webhooks in one transaction.
 	MaxBatch int
-	// Workers caps concurrent committers (each holds a pool connection while it commits).
+	// Workers is the number of shards, each with at most one committer (holding a pool
+	// connection while it commits). Read on first use.
 	Workers int
 	// NotifyAfterCommit sends the batch's realtime notifications after the commit, in one
 	// statement outside the transaction, instead of inside it. Measured: see
@@ -51,10 +53,16 @@ type Batcher struct {
 	Off bool
 
 	mu     sync.Mutex
-	queue  []*pendingIngest
-	active int
+	shards []*shard // Workers of them, made on first use
 
 	batches, items, fallbacks atomic.Int64
+}
+
+// shard is one committer's queue; at most one committer runs per shard.
+type shard struct {
+	mu     sync.Mutex
+	queue  []*pendingIngest
+	active bool
 }
 
 type pendingIngest struct {
@@ -105,13 +113,14 @@ func (b *Batcher) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (I
 		return b.s.Ingest(ctx, ch, evs)
 	}
 	p := &pendingIngest{ctx: ctx, ch: ch, evs: evs, done: make(chan struct{})}
-	b.mu.Lock()
-	b.queue = append(b.queue, p)
-	if b.active < max(b.Workers, 1) {
-		b.active++
-		go b.commitLoop()
+	sh := b.shardFor(ch, evs)
+	sh.mu.Lock()
+	sh.queue = append(sh.queue, p)
+	if !sh.active {
+		sh.active = true
+		go b.commitLoop(sh)
 	}
-	b.mu.Unlock()
+	sh.mu.Unlock()
 	select {
 	case <-p.done:
 		return p.res, p.err
@@ -122,36 +131,55 @@ func (b *Batcher) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (I
 	}
 }
 
-// take removes up to n queued ingests.
-func (b *Batcher) take(n int) []*pendingIngest {
+// shardFor picks the visitor's shard. One visitor's webhooks always share a committer:
+// measured, batches on different committers that touched the same visitor waited on each
+// other's row locks until the commit, which serialised them.
+func (b *Batcher) shardFor(ch Chan, evs []providers.Event) *shard {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	n = min(n, len(b.queue))
-	out := slices.Clone(b.queue[:n])
-	b.queue = b.queue[n:]
-	if len(b.queue) == 0 {
-		b.queue = nil // let the backing array go
+	if b.shards == nil {
+		b.shards = make([]*shard, max(b.Workers, 1))
+		for i := range b.shards {
+			b.shards[i] = &shard{}
+		}
+	}
+	shards := b.shards
+	b.mu.Unlock()
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d\x00%s", ch.ID, firstUser(evs))
+	return shards[h.Sum32()%uint32(len(shards))]
+}
+
+// take removes up to n queued ingests of sh.
+func (sh *shard) take(n int) []*pendingIngest {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n = min(n, len(sh.queue))
+	out := slices.Clone(sh.queue[:n])
+	sh.queue = sh.queue[n:]
+	if len(sh.queue) == 0 {
+		sh.queue = nil // let the backing array go
 	}
 	return out
 }
 
-func (b *Batcher) commitLoop() {
+// commitLoop commits sh's queue batch by batch and exits when it is empty.
+func (b *Batcher) commitLoop(sh *shard) {
 	maxBatch := max(b.MaxBatch, 1)
 	for {
-		batch := b.take(maxBatch)
+		batch := sh.take(maxBatch)
 		if len(batch) == 0 {
-			b.mu.Lock()
-			if len(b.queue) == 0 {
-				b.active--
-				b.mu.Unlock()
+			sh.mu.Lock()
+			if len(sh.queue) == 0 {
+				sh.active = false
+				sh.mu.Unlock()
 				return
 			}
-			b.mu.Unlock()
+			sh.mu.Unlock()
 			continue
 		}
 		if b.Window > 0 && len(batch) < maxBatch {
 			time.Sleep(b.Window)
-			batch = append(batch, b.take(maxBatch-len(batch))...)
+			batch = append(batch, sh.take(maxBatch-len(batch))...)
 		}
 		b.commit(batch)
 	}

@@ -1,0 +1,81 @@
+package loadtest_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/omnichat/omnichat/internal/loadtest"
+	"github.com/omnichat/omnichat/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+// TestRunStoresEveryWebhookOnce runs the generator against an in-process instance: every
+// webhook accepted, every message stored once and pushed to the stream. Correctness only;
+// the figures are for BenchmarkWebhooks and docs/performance.md.
+func TestRunStoresEveryWebhookOnce(t *testing.T) {
+	ctx := context.Background()
+	srv, err := loadtest.StartServer(ctx, testdb.NewURL(t), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := loadtest.Config{URL: srv.URL, Email: srv.Email, Password: srv.Password, DatabaseURL: srv.DatabaseURL,
+		Rate: 200, Duration: time.Second, Concurrency: 16, Users: 20, SSEWait: 10 * time.Second}
+	res, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Print(testWriter{t}, cfg)
+	if res.Sent != 200 || res.Accepted != 200 || !res.Verified || !res.ExactlyOnce || res.Stored != 200 {
+		t.Fatalf("sent %d accepted %d stored %d verified %v exactly once %v: %v", res.Sent, res.Accepted, res.Stored, res.Verified, res.ExactlyOnce, res.FirstErrors)
+	}
+	if res.SSESeen != 200 || res.SSEMissing != 0 {
+		t.Fatalf("SSE events for %d of 200 messages", res.SSESeen)
+	}
+	if st := srv.App.Dialogs.Batcher().Stats(); st.Items != 200 {
+		t.Fatalf("the webhooks did not go through the group commit: %+v", st)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// BenchmarkWebhooks sends b.N signed webhooks at BENCH_RATE (default 1000/s) through the
+// whole stack: HTTP, signature check, group commit, NOTIFY, SSE. The database is
+// OMNICHAT_DATABASE_URL or a fresh embedded cluster with durable defaults (not the test
+// cluster, which runs without fsync).
+func BenchmarkWebhooks(b *testing.B) {
+	ctx := context.Background()
+	srv, err := loadtest.StartServer(ctx, os.Getenv("OMNICHAT_DATABASE_URL"), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	rate := 1000
+	if v, err := time.ParseDuration(os.Getenv("BENCH_RATE") + "ns"); err == nil && v > 0 {
+		rate = int(v)
+	}
+	b.ResetTimer()
+	cfg := loadtest.Config{URL: srv.URL, Email: srv.Email, Password: srv.Password, DatabaseURL: srv.DatabaseURL,
+		Rate: rate, Duration: time.Duration(b.N) * time.Second / time.Duration(rate), Concurrency: 128}
+	if cfg.Duration < time.Second/time.Duration(rate) {
+		cfg.Duration = time.Second / time.Duration(rate)
+	}
+	res, err := loadtest.Run(ctx, cfg)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !res.ExactlyOnce {
+		b.Fatalf("not stored exactly once: %+v", res)
+	}
+	b.ReportMetric(res.AcceptedPerSec, "webhooks/s")
+	b.ReportMetric(float64(res.WebhookP99)/1e6, "p99-ms")
+	b.ReportMetric(float64(res.SSEP99)/1e6, "sse-p99-ms")
+}
