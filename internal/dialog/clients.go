@@ -25,8 +25,11 @@ func (s *Service) LinkClient(ctx context.Context, visitorID int64) error {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil || v.ClientID != nil {
+		if err != nil {
 			return err
+		}
+		if v.ClientID != nil {
+			return s.addSharedPhone(ctx, tx, *v.ClientID, v.Phone)
 		}
 		if v.Phone != "" {
 			if err := store.LockPhone(ctx, tx, v.Phone); err != nil {
@@ -56,6 +59,21 @@ func (s *Service) LinkClient(ctx context.Context, visitorID int64) error {
 		}
 		return s.linkTx(ctx, tx, v.ID, &c.ID)
 	})
+}
+
+// addSharedPhone gives the visitor's client a phone the visitor shared later, unless some
+// client has that number already (then an operator decides whether to merge).
+func (s *Service) addSharedPhone(ctx context.Context, tx pgx.Tx, clientID int64, phone string) error {
+	if phone == "" {
+		return nil
+	}
+	if err := store.LockPhone(ctx, tx, phone); err != nil {
+		return err
+	}
+	if _, err := store.ClientByPhone(ctx, tx, phone); !errors.Is(err, store.ErrNotFound) {
+		return err // nil when found: leave it to an operator
+	}
+	return store.AddClientPhone(ctx, tx, clientID, phone)
 }
 
 func (s *Service) linkTx(ctx context.Context, tx pgx.Tx, visitorID int64, clientID *int64) error {

@@ -133,9 +133,11 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 		}
 	}
 	// A phone shared by the visitor about themselves feeds the client base.
+	sharedPhone := false
 	for _, a := range ev.Attachments {
 		if a.Kind == providers.AttachContact && a.OwnPhone && ev.User.Phone == "" {
 			ev.User.Phone = a.Phone
+			sharedPhone = true
 		}
 	}
 	v, err := s.upsertVisitor(ctx, tx, ch, ev)
@@ -191,7 +193,8 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 	if v.Inserted || v.InfoLoadedAt == nil {
 		is.jobs = append(is.jobs, job(FetchUserInfoArgs{VisitorID: v.ID}))
 	}
-	if st.AutoAdd && (v.ClientID == nil) && (v.Inserted || v.Phone != "") {
+	// A phone shared mid-dialog also reaches the client record auto-added at its start.
+	if st.AutoAdd && (v.ClientID == nil && (v.Inserted || v.Phone != "") || v.ClientID != nil && sharedPhone) {
 		is.jobs = append(is.jobs, job(LinkClientArgs{VisitorID: v.ID}))
 	}
 	if ev.Kind == providers.EventButton && ch.AnswersButtons {

@@ -129,6 +129,13 @@ func LockVisitor(ctx context.Context, db DB, id int64) (Visitor, error) {
 	return v, nil
 }
 
+// AddClientPhone appends phone to a live client's phones unless it is there already.
+func AddClientPhone(ctx context.Context, db DB, clientID int64, phone string) error {
+	_, err := db.Exec(ctx, `UPDATE clients SET phones = array_append(phones, $2), updated_at = now()
+		WHERE id = $1 AND merged_into IS NULL AND NOT (phones @> ARRAY[$2]::text[])`, clientID, phone)
+	return notFoundOrNil(err, "add client phone")
+}
+
 // LockPhone serializes decisions about one phone number (auto-add by phone).
 func LockPhone(ctx context.Context, db DB, phone string) error {
 	_, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('phone:' || $1))`, phone)

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -195,6 +196,12 @@ func TestViberEndToEnd(t *testing.T) {
 	viberDeliver(t, fake, ch.WebhookURL, fake.ContactCallback(vibertest.UserID, vibertest.UserName, "+79161234567"))
 	apptest.Eventually(t, 15*time.Second, "the shared phone on the visitor", func() bool {
 		return getDialog(t, admin, p.DialogID).Visitor.Phone != ""
+	})
+	// …and the client record auto-added at the dialog's start gets it.
+	apptest.Eventually(t, 15*time.Second, "the shared phone on the visitor's client", func() bool {
+		cs := clientsByPhone(t, admin, "79161234567")
+		v := getDialog(t, admin, p.DialogID).Visitor
+		return len(cs) == 1 && v.ClientID != nil && strings.Contains(string(cs[0]), fmt.Sprintf(`"id":%d,`, *v.ClientID))
 	})
 	// A new visitor whose first message is their contact: with auto-add on, the client
 	// record is created with that phone.
