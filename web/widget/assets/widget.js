@@ -47,7 +47,11 @@
   fetch(base + "/widget/api/" + channel + "/config", { credentials: "omit" })
     .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
     .then(function (info) {
+      document.documentElement.setAttribute("data-omnichat-widget", "ready");
       if (document.body) { start(info); } else { document.addEventListener("DOMContentLoaded", function () { start(info); }); }
     })
-    .catch(function (e) { console.warn("omnichat widget: not available on this site (" + e.message + ")"); });
+    .catch(function (e) {
+      document.documentElement.setAttribute("data-omnichat-widget", "unavailable");
+      console.warn("omnichat widget: not available on this site (" + e.message + ")");
+    });
 })();

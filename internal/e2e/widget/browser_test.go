@@ -1,0 +1,231 @@
+package widget
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/store"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// startBrowser starts a headless Chromium; JS exceptions and console errors are collected.
+func startBrowser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("skipping the browser test: no Chromium at %s", chromium)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1200, 900),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to sandbox as root
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	var mu sync.Mutex
+	var problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				problems = append(problems, fmt.Sprintf("console.error: %v", e.Args))
+			}
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), problems...) }
+}
+
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Run(tctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// inFrame evaluates JS in the chat iframe's document (same origin as the demo page).
+func inFrame(js string) string {
+	return `(() => { const d = document.getElementById('omnichat-widget-frame').contentDocument; ` + js + ` })()`
+}
+
+func waitJS(expr string) chromedp.Action {
+	return chromedp.PollFunction(`() => { try { return !!(`+expr+`); } catch (e) { return false; } }`, nil, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// TestWidgetDemoInChromium: a visitor on /widget/demo opens the chat, fills the pre-chat
+// form and writes; the operator sees it through the API and SSE and answers; the answer
+// appears in the widget, live and again after a reload.
+func TestWidgetDemoInChromium(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+
+	// Another site, allowed to embed the widget, and one that is not.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := httptest.NewUnstartedServer(nil)
+	site.Listener.Close()
+	site.Listener = ln
+	site.Start()
+	t.Cleanup(site.Close)
+	allowed := site.URL                                             // http://127.0.0.1:PORT
+	refused := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) // same server, another origin
+
+	ch := widgetChannel(t, admin, map[string]string{"allowed_origins": allowed, "title": "Demo shop chat", "greeting": "Hi! Ask us anything.", "prechat_name": "true"})
+	site.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Shop</title><h1>Shop</h1><script src="%s/widget.js" data-channel="%d" async></script>`, inst.URL, ch.ID)
+	})
+
+	ctx, problems := startBrowser(t)
+	opStream := admin.Stream(t)
+
+	// The demo page shows the button; the chat opens in an iframe with the pre-chat form.
+	var frames []*cdp.Node
+	run(t, ctx, "open the demo and the chat",
+		chromedp.Navigate(inst.URL+"/widget/demo"),
+		chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#omnichat-widget-frame`, chromedp.ByQuery),
+		chromedp.Nodes(`#omnichat-widget-frame`, &frames, chromedp.ByQuery),
+	)
+	frame := chromedp.FromNode(frames[0])
+	run(t, ctx, "fill the pre-chat form",
+		chromedp.WaitVisible(`#prechat input[name=name]`, chromedp.ByQuery, frame),
+		chromedp.SendKeys(`#prechat input[name=name]`, "Maria", chromedp.ByQuery, frame),
+		chromedp.Click(`#prechat button[type=submit]`, chromedp.ByQuery, frame),
+		chromedp.WaitVisible(`#text`, chromedp.ByQuery, frame),
+	)
+	var title, greeting string
+	run(t, ctx, "read the header",
+		chromedp.Text(`#title`, &title, chromedp.ByQuery, frame),
+		chromedp.Text(`.msg.greeting`, &greeting, chromedp.ByQuery, frame),
+	)
+	if title != "Demo shop chat" || greeting != "Hi! Ask us anything." {
+		t.Fatalf("widget header %q, greeting %q", title, greeting)
+	}
+
+	// The visitor writes.
+	run(t, ctx, "write a message",
+		chromedp.SendKeys(`#text`, "Hello from the browser", chromedp.ByQuery, frame),
+		chromedp.Click(`#send`, chromedp.ByQuery, frame),
+		waitJS(inFrame(`return [...d.querySelectorAll('.msg.in')].some(e => e.textContent.includes('Hello from the browser'));`)),
+	)
+
+	// The operator sees it live and through the API.
+	ev := opStream.Next(t, "dialog.created", 10*time.Second)
+	var p struct {
+		D int64 `json:"d"`
+		M int64 `json:"m"`
+	}
+	if err := json.Unmarshal(ev.Data, &p); err != nil {
+		t.Fatal(err)
+	}
+	var d store.Dialog
+	admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d", p.D), nil, &d)
+	var msgs struct {
+		Messages []store.Message `json:"messages"`
+	}
+	admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d/messages", p.D), nil, &msgs)
+	if d.Visitor.FirstName != "Maria" || d.ChannelKind != "widget" || len(msgs.Messages) != 1 || msgs.Messages[0].Text != "Hello from the browser" {
+		t.Fatalf("operator sees dialog %+v, messages %+v", d, msgs.Messages)
+	}
+
+	// The operator answers: the reply appears in the widget without a reload.
+	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages", p.D), map[string]string{"text": "Hi Maria, we are here to help!"}, nil)
+	run(t, ctx, "see the reply live",
+		waitJS(inFrame(`return [...d.querySelectorAll('.msg.out')].some(e => e.textContent.includes('Hi Maria, we are here to help!'));`)),
+	)
+
+	// After a reload the same conversation is back (the token is in localStorage).
+	var token string
+	run(t, ctx, "read the stored token", chromedp.Evaluate(inFrame(`return d.defaultView.localStorage.getItem('omnichat.widget.`+fmt.Sprint(ch.ID)+`.token');`), &token))
+	if token == "" {
+		t.Fatal("no visitor token in the iframe's localStorage")
+	}
+	run(t, ctx, "reload and reopen",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#omnichat-widget-frame`, chromedp.ByQuery),
+		waitJS(inFrame(`const t = [...d.querySelectorAll('.msg')].map(e => e.textContent).join('|'); return t.includes('Hello from the browser') && t.includes('Hi Maria, we are here to help!');`)),
+	)
+	var cookies []string
+	run(t, ctx, "no cookies", chromedp.Evaluate(`document.cookie ? [document.cookie] : []`, &cookies))
+	if len(cookies) != 0 {
+		t.Fatalf("the widget set cookies: %v", cookies)
+	}
+
+	// An allowed site gets the widget; another origin does not.
+	var state string
+	run(t, ctx, "the allowed site",
+		chromedp.Navigate(allowed),
+		waitJS(`document.documentElement.getAttribute('data-omnichat-widget')`),
+		chromedp.Evaluate(`document.documentElement.getAttribute('data-omnichat-widget')`, &state),
+	)
+	if state != "ready" {
+		t.Fatalf("on the allowed site the widget is %q", state)
+	}
+	// Its page may frame the chat (frame-ancestors lists it): the chat page loads inside.
+	var siteTitle string
+	run(t, ctx, "its button and chat",
+		chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#omnichat-widget-frame`, chromedp.ByQuery),
+		chromedp.Nodes(`#omnichat-widget-frame`, &frames, chromedp.ByQuery),
+	)
+	run(t, ctx, "the chat in the other site's frame",
+		chromedp.WaitVisible(`#title`, chromedp.ByQuery, chromedp.FromNode(frames[0])),
+		chromedp.Poll(`document.getElementById('title').textContent === 'Demo shop chat'`, nil, chromedp.WithPollingInFrame(frames[0])),
+		chromedp.Text(`#title`, &siteTitle, chromedp.ByQuery, chromedp.FromNode(frames[0])),
+	)
+	if siteTitle != "Demo shop chat" {
+		t.Fatalf("chat title on the allowed site: %q", siteTitle)
+	}
+	var buttons int
+	run(t, ctx, "a site that is not allowed",
+		chromedp.Navigate(refused),
+		waitJS(`document.documentElement.getAttribute('data-omnichat-widget')`),
+		chromedp.Evaluate(`document.documentElement.getAttribute('data-omnichat-widget')`, &state),
+		chromedp.Evaluate(`document.querySelectorAll('#omnichat-widget-button').length`, &buttons),
+	)
+	if state != "unavailable" || buttons != 0 {
+		t.Fatalf("on a site that is not allowed the widget is %q with %d buttons", state, buttons)
+	}
+
+	for _, pr := range problems() {
+		// The refused site's CORS failure is logged by Chromium as an error; anything else is a bug.
+		if !strings.Contains(pr, "omnichat widget: not available") {
+			t.Errorf("browser problem: %s", pr)
+		}
+	}
+}
