@@ -97,7 +97,7 @@ func TestWidgetDemoInChromium(t *testing.T) {
 	site.Listener = ln
 	site.Start()
 	t.Cleanup(site.Close)
-	allowed := site.URL                                             // http://127.0.0.1:PORT
+	allowed := site.URL                                               // http://127.0.0.1:PORT
 	refused := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) // same server, another origin
 
 	ch := widgetChannel(t, admin, map[string]string{"allowed_origins": allowed, "title": "Demo shop chat", "greeting": "Hi! Ask us anything.", "prechat_name": "true"})
