@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -89,10 +89,9 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, header http.Header, tr
 		return nil, &StatusError{Code: resp.StatusCode}
 	}
 	name := ""
-	if cd := resp.Header.Get("Content-Disposition"); cd != "" {
-		if i := strings.Index(cd, "filename="); i >= 0 {
-			name = strings.Trim(cd[i+len("filename="):], `"; `)
-		}
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+		// ParseMediaType decodes filename* (RFC 5987) into "filename" too.
+		name = params["filename"]
 	}
 	return &Result{Body: resp.Body, ContentType: resp.Header.Get("Content-Type"), Name: name, Length: resp.ContentLength}, nil
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -138,10 +140,13 @@ func (s *Server) sendMessage(c echo.Context) error {
 			return err
 		}
 		req.File = f
-		req.Text = c.FormValue("text")
+		req.Text = c.Request().FormValue("text")
 	} else {
-		var b sendBody
-		if err := bind(c, &b); err != nil {
+		if ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+			return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send JSON (Content-Type: application/json) or multipart/form-data with a file")
+		}
+		b, err := decodeSendJSON(c.Request().Body)
+		if err != nil {
 			return err
 		}
 		req.Text, req.Buttons = b.Text, b.Buttons
@@ -157,6 +162,57 @@ func (s *Server) sendMessage(c echo.Context) error {
 	return c.JSON(status, m)
 }
 
+// maxSendJSON caps a JSON reply: dialog.MaxTextLen bytes of text with room for buttons and
+// JSON escapes. The route has no body limit of its own (uploads are capped per provider).
+const maxSendJSON = 1 << 20
+
+// decodeSendJSON reads a JSON reply {"text", "buttons"}. Fuzzed in fuzz_test.go.
+func decodeSendJSON(r io.Reader) (sendBody, error) {
+	var b sendBody
+	data, err := io.ReadAll(io.LimitReader(r, maxSendJSON+1))
+	if err != nil {
+		return b, echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	}
+	if len(data) > maxSendJSON {
+		return b, apperr.New(apperr.TooLarge, "the request is larger than %d KB", maxSendJSON>>10)
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return b, echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
+	}
+	return b, nil
+}
+
+// readUploadForm parses a multipart reply and returns its "file" part: 413 when the file is
+// over limit (or the body far over it), 400 when there is no file. Fuzzed in fuzz_test.go.
+func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*multipart.FileHeader, error) {
+	tooLarge := apperr.New(apperr.TooLarge, "the file is larger than %s allowed for this channel", sizeText(limit))
+	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20)
+	// Parts beyond 32 MiB go to temporary files, removed by net/http after the request.
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, invalid("send multipart/form-data with the file in the field \"file\"")
+	}
+	files := r.MultipartForm.File["file"]
+	if len(files) == 0 {
+		return nil, invalid("attach the file in the multipart field \"file\"")
+	}
+	if files[0].Size > limit {
+		return nil, tooLarge
+	}
+	return files[0], nil
+}
+
+// sizeText writes a byte count for people: "20 MB", "64 KB".
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return strconv.FormatInt(n>>20, 10) + " MB"
+	}
+	return strconv.FormatInt(max(n>>10, 1), 10) + " KB"
+}
+
 // saveUpload stores an operator's file, capped by the provider's limit or the global one.
 func (s *Server) saveUpload(c echo.Context, d store.Dialog) (*store.File, error) {
 	limit := s.Config.UploadMaxBody
@@ -165,17 +221,9 @@ func (s *Server) saveUpload(c echo.Context, d store.Dialog) (*store.File, error)
 			limit = m
 		}
 	}
-	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit+1<<20)
-	fh, err := c.FormFile("file")
+	fh, err := readUploadForm(c.Response(), c.Request(), limit)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, apperr.New(apperr.TooLarge, "the file is larger than %d MB allowed for this channel", limit>>20)
-		}
-		return nil, invalid("attach the file in the multipart field \"file\"")
-	}
-	if fh.Size > limit {
-		return nil, apperr.New(apperr.TooLarge, "the file is larger than %d MB allowed for this channel", limit>>20)
+		return nil, err
 	}
 	src, err := fh.Open()
 	if err != nil {
@@ -193,7 +241,7 @@ func (s *Server) saveUpload(c echo.Context, d store.Dialog) (*store.File, error)
 	}
 	key, size, err := s.Blob.Put(c.Request().Context(), src, limit)
 	if errors.Is(err, blob.ErrTooLarge) {
-		return nil, apperr.New(apperr.TooLarge, "the file is larger than %d MB allowed for this channel", limit>>20)
+		return nil, apperr.New(apperr.TooLarge, "the file is larger than %s allowed for this channel", sizeText(limit))
 	}
 	if err != nil {
 		return nil, err

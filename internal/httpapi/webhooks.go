@@ -35,15 +35,10 @@ func (s *Server) webhook(c echo.Context) error {
 	if !live.Enabled {
 		return echo.NewHTTPError(http.StatusGone, "channel disabled")
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, s.Config.WebhookMaxBody+1))
+	req, err := webhookRequest(c.Request(), c.Param("channel_id"), s.Config.WebhookMaxBody, c.RealIP())
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+		return err
 	}
-	if int64(len(body)) > s.Config.WebhookMaxBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook body too large")
-	}
-	req := &providers.Request{Method: c.Request().Method, Path: strings.TrimPrefix(c.Request().URL.Path, "/webhooks/"+c.Param("channel_id")),
-		Header: c.Request().Header, Query: c.Request().URL.Query(), Body: body, RemoteAddr: c.RealIP()}
 	p, ch := live.Provider, live.Channel
 
 	resp, handled, err := p.CallbackServerConfirmation(ctx, ch, req)
@@ -78,6 +73,20 @@ func (s *Server) webhook(c echo.Context) error {
 		return writeResponse(c, &r)
 	}
 	return c.JSONBlob(http.StatusOK, []byte(`{}`))
+}
+
+// webhookRequest reads a platform's request for the provider: the raw body (at most max
+// bytes: 413 beyond), and the path below /webhooks/{channel_id}. Fuzzed in fuzz_test.go.
+func webhookRequest(r *http.Request, channelParam string, max int64, remoteAddr string) (*providers.Request, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "could not read the body")
+	}
+	if int64(len(body)) > max {
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "webhook body too large")
+	}
+	return &providers.Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/webhooks/"+channelParam),
+		Header: r.Header, Query: r.URL.Query(), Body: body, RemoteAddr: remoteAddr}, nil
 }
 
 func (s *Server) webhookError(c echo.Context, ch providers.Channel, err error) error {

@@ -2,15 +2,18 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +195,18 @@ func TestOperatorFileUpload(t *testing.T) {
 		t.Fatalf("operator's own file: %d %q", code, h.Get("Content-Type"))
 	}
 
+	// Active content is never served inline: an uploaded HTML page downloads as bytes.
+	code, raw = upload(t, admin, d.ID, "page.html", "text/html", []byte("<html><script>alert(1)</script></html>"), "")
+	var page store.Message
+	if code != http.StatusCreated || json.Unmarshal(raw, &page) != nil || len(page.Attachments) != 1 {
+		t.Fatalf("upload html: %d %s", code, raw)
+	}
+	code, h, _ := getFile(t, inst.URL, admin.Token, page.Attachments[0].FileID)
+	if code != 200 || h.Get("Content-Type") != "application/octet-stream" || !strings.HasPrefix(h.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("html file served as %d %q %q", code, h.Get("Content-Type"), h.Get("Content-Disposition"))
+	}
+	apptest.Eventually(t, 10*time.Second, "the html file at the platform", func() bool { return len(fake.Sent()) == 2 })
+
 	for _, size := range []int{70_000, 2 << 20} {
 		big := bytes.Repeat([]byte("x"), size)
 		if code, raw := upload(t, admin, d.ID, "big.txt", "text/plain", big, ""); code != http.StatusRequestEntityTooLarge {
@@ -199,8 +214,8 @@ func TestOperatorFileUpload(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := len(fake.Sent()); n != 1 {
-		t.Fatalf("platform got %d sends, want only the first file", n)
+	if n := len(fake.Sent()); n != 2 {
+		t.Fatalf("platform got %d sends, want only the two accepted files", n)
 	}
 }
 
@@ -290,5 +305,55 @@ func TestDeleteEditButtonReceipts(t *testing.T) {
 	code, body := admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, old.ID), nil, nil)
 	if code != http.StatusConflict || !strings.Contains(string(body), "24 hours") {
 		t.Fatalf("deleting a too-old message: %d %s, want 409 saying why", code, body)
+	}
+}
+
+// TestAttachmentDownloadSSRFGuard: with private downloads off (production), the channel's
+// own API host may be on a private address (here the fake on 127.0.0.1), but an attachment
+// URL pointing at any other private address is refused without a connection, and the
+// operator reads why.
+func TestAttachmentDownloadSSRFGuard(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{Env: map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "false"}})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+
+	var internalHits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits.Add(1)
+		w.Write([]byte("secret metadata"))
+	}))
+	defer internal.Close()
+
+	fake.AddFile("f-ok", "ok.png", "image/png", testPNG(t))
+	deliver(t, fake, example.Update{UpdateID: 1, Type: example.TypeMessage, Message: &example.Message{
+		ID: 1, ChatID: "u-1", From: example.User{ID: "u-1"}, Date: time.Now().Unix(),
+		Attachments: []example.Attachment{
+			{Type: "image", FileID: "f-ok"},
+			{Type: "file", URL: internal.URL + "/latest/meta-data", Name: "meta.txt"},
+		}}}.Marshal())
+	stream.Next(t, "dialog.created", 10*time.Second)
+	var list struct {
+		Dialogs []store.Dialog `json:"dialogs"`
+	}
+	admin.Must(t, "GET", "/api/v1/dialogs", nil, &list)
+	var m store.Message
+	apptest.Eventually(t, 15*time.Second, "both downloads settled", func() bool {
+		for _, x := range messages(t, admin, list.Dialogs[0].ID) {
+			if x.Direction == "in" && len(x.Attachments) == 2 && !x.Attachments[0].Pending && !x.Attachments[1].Pending {
+				m = x
+				return true
+			}
+		}
+		return false
+	})
+	if a := m.Attachments[0]; a.FileID == 0 || a.Error != "" {
+		t.Errorf("the file from the channel's own API host was not downloaded: %+v", a)
+	}
+	if a := m.Attachments[1]; a.FileID != 0 || !strings.Contains(a.Error, "not allowed") {
+		t.Errorf("a private address was downloaded or the reason is unclear: %+v", a)
+	}
+	if n := internalHits.Load(); n != 0 {
+		t.Fatalf("the private server got %d requests", n)
 	}
 }

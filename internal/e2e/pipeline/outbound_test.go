@@ -3,6 +3,7 @@ package pipeline
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +126,31 @@ func TestSendIdempotencyKey(t *testing.T) {
 	if first.ID == 0 || first.ID != second.ID {
 		t.Fatalf("two requests with one key gave messages %d and %d", first.ID, second.ID)
 	}
-	other := reply(t, admin, d.ID, "twice", map[string]string{"Idempotency-Key": "key-2"})
+	// Concurrent repeats (a client retrying on a timeout while the first is in flight).
+	ids := make(chan int64, 6)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var m store.Message
+			if code, raw := admin.CallWithHeader(t, "POST", path, map[string]string{"text": "twice"}, map[string]string{"Idempotency-Key": "key-2"}, &m); code != 201 && code != 200 {
+				t.Errorf("concurrent send: %d %s", code, raw)
+			}
+			ids <- m.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	var other store.Message
+	for id := range ids {
+		if other.ID == 0 {
+			other.ID = id
+		}
+		if id == 0 || id != other.ID {
+			t.Fatalf("concurrent requests with one key gave messages %d and %d", other.ID, id)
+		}
+	}
 	waitStatus(t, admin, d.ID, first.ID, "sent", 10*time.Second)
 	waitStatus(t, admin, d.ID, other.ID, "sent", 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // a duplicate job would have run by now
