@@ -320,6 +320,15 @@ func TestTelegramBotEndToEnd(t *testing.T) {
 	if bytes.Contains(all, []byte(token)) || bytes.Contains(all, []byte("/file/bot")) {
 		t.Fatal("the messages API returns the token or a file URL")
 	}
+	// …nor the database: job arguments, attachments, files, channel settings, audit.
+	var stored int
+	err = e.inst.Pool.QueryRow(context.Background(), `SELECT count(*) FROM (
+		SELECT args::text AS t FROM river_job UNION ALL SELECT attachments::text FROM messages
+		UNION ALL SELECT settings::text FROM channels UNION ALL SELECT name || key FROM files
+		UNION ALL SELECT webhook_error FROM channels) x WHERE strpos(t, $1) > 0 OR strpos(t, '/file/bot') > 0`, token).Scan(&stored)
+	if err != nil || stored != 0 {
+		t.Fatalf("the token or a file URL is stored in %d rows (%v)", stored, err)
+	}
 	var got channelView
 	_, raw = admin.Call(t, "GET", apptest.Path("/api/v1/channels/%d", e.ch.ID), nil, &got)
 	if bytes.Contains(raw, []byte(token)) {
