@@ -218,3 +218,16 @@ CREATE TABLE audit_log (
     details     jsonb NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_log_at ON audit_log (at DESC);
+
+-- One-time links an admin gives a new operator to choose their own password. Only the
+-- SHA-256 of the token is stored; a link works once and until it expires.
+CREATE TABLE invites (
+    id         bigserial PRIMARY KEY,
+    user_id    bigint NOT NULL REFERENCES users ON DELETE CASCADE,
+    token_hash bytea NOT NULL UNIQUE,
+    created_by bigint REFERENCES users ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz
+);
+CREATE INDEX invites_user ON invites (user_id);

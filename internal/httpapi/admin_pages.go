@@ -20,6 +20,9 @@ type adminView struct {
 // lets only signed-in admins through; the API each page calls checks the role again.
 func (p *pages) adminPageRoutes(g *echo.Group) {
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/channels") })
+	// One-time invite links (admin_invites.go): public, the token is the capability.
+	p.s.echo.GET("/invite/:token", p.invitePage)
+	p.s.echo.POST("/invite/:token", p.inviteSubmit, bodyLimitForm)
 	for _, sec := range adminSections {
 		g.GET("/"+sec, func(c echo.Context) error {
 			pg := p.Page(c, "admin."+sec, "admin", adminView{Section: sec, Sections: adminSections})

@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	adm.DELETE("/channels/:id", s.deleteChannel)
 	adm.POST("/channels/:id/actions/:name", s.channelAction)
 	adm.POST("/operators", s.createOperator)
+	adm.POST("/operators/:id/invite", s.createInvite) // admin_invites.go
 	adm.POST("/departments", s.saveDepartment)
 	adm.PUT("/departments/:id", s.saveDepartment)
 	adm.DELETE("/departments/:id", s.deleteDepartment)

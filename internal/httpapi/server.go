@@ -125,6 +125,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if strings.HasPrefix(path, "/webhooks/") {
 			path = "/webhooks/" + c.Param("channel_id") // the rest may be a path token
 		}
+		if strings.Contains(c.Path(), ":token") {
+			path = c.Path() // a capability in the path (invite links, file links): log the route, not the token
+		}
 		s.Log.Log(c.Request().Context(), lvl, "http", "method", c.Request().Method, "path", path, "status", status,
 			"dur_ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Response().Size, "ip", c.RealIP(), "req", reqID(c))
 		return nil

@@ -343,3 +343,7 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 	}
 	t.Logf("wrong token: %q; Check filled bot name %q; webhook set at %s; list state %q", errText, botName, wh.URL, stateCell)
 }
+
+func clearCookies() chromedp.Action { return network.ClearBrowserCookies() }
+
+func itoa(n int64) string { return fmt.Sprint(n) }

@@ -185,18 +185,26 @@ async function operators() {
   const pw = h('input#op-password', { type: 'password', autocomplete: 'new-password', minLength: 8 });
   const depBoxes = (sel) => h('div.checks', departments.map((d) => h('label.check', h('input', { type: 'checkbox', value: d.id, checked: sel.includes(d.id) }), d.name)));
   const newDeps = depBoxes([]);
+  const inviteBox = h('input#op-invite', { type: 'checkbox' });
+  const showInvite = async (id, box) => {
+    const r = await api('POST', `/api/v1/operators/${id}/invite`);
+    box.replaceChildren(h('p', t('admin.op.invite_link')), h('textarea.code#invite-link', { readOnly: true, rows: 2 }, r.url));
+  };
   const picked = (box) => Array.from(box.querySelectorAll('input:checked')).map((i) => Number(i.value));
   const add = h('form#operator-form.card.form',
     h('h2', t('admin.op.add')),
     h('label', t('admin.op.email'), email), h('label', t('admin.op.name'), name), h('label', t('admin.op.role'), role),
+    h('label.check', inviteBox, t('admin.op.invite_instead')),
     h('label', t('admin.op.password'), pw, h('small.muted', t('admin.op.password_help'))),
     h('fieldset', h('legend', t('admin.departments')), newDeps),
     err, h('div.buttons', h('button.primary#op-add', { type: 'submit' }, t('admin.op.create'))), once);
   add.addEventListener('submit', async (ev) => {
     ev.preventDefault(); showError(err, null);
     try {
-      const r = await api('POST', '/api/v1/operators', { email: email.value, name: name.value || undefined, role: role.value, password: pw.value, department_ids: picked(newDeps) });
-      once.replaceChildren(r.password ? h('p', t('admin.op.generated'), ' ', h('code#generated-password', r.password)) : h('p', t('admin.op.created')));
+      const invite = inviteBox.checked;
+      const r = await api('POST', '/api/v1/operators', { email: email.value, name: name.value || undefined, role: role.value, password: invite ? '' : pw.value, department_ids: picked(newDeps) });
+      if (invite) await showInvite(r.operator.id, once);
+      else once.replaceChildren(r.password ? h('p', t('admin.op.generated'), ' ', h('code#generated-password', r.password)) : h('p', t('admin.op.created')));
       add.reset();
       tbody.replaceChildren(...(await api('GET', '/api/v1/operators')).operators.map(row));
     } catch (e) { showError(err, e); }
@@ -215,6 +223,7 @@ async function operators() {
     return h('tr', { dataset: { id: u.id } }, h('td', u.name, h('br'), h('small.muted', u.email)), h('td', r), h('td', cap), h('td', deps),
       h('td', u.active ? (u.online ? t('status.online') : t('admin.op.active')) : h('span.state.off', t('admin.op.inactive')), h('br'), h('small.muted', t('admin.op.open_dialogs', u.open_dialogs || 0))),
       h('td.row-actions', h('button.secondary', { type: 'button', onclick: () => save() }, t('admin.save')),
+        u.active ? h('button.secondary', { type: 'button', dataset: { act: 'invite' }, onclick: () => showInvite(u.id, once).catch((e) => toast(e.message, 'error')) }, t('admin.op.invite')) : null,
         h('button.danger', { type: 'button', dataset: { act: 'active' }, onclick: () => save({ active: !u.active }) }, u.active ? t('admin.op.deactivate') : t('admin.op.activate'))));
   };
   const tbody = h('tbody', ops.map(row));
