@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -201,3 +203,56 @@ func assertNoSecret(t *testing.T, inst *apptest.Instance, secrets ...string) {
 }
 
 type storeMessage = store.Message
+
+// pngBytes is a 1×1 PNG a fake "platform CDN" serves.
+var pngBytes = []byte{
+	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+	0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+	0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+	0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+}
+
+// cdn serves pngBytes at any path, standing for a platform's file storage (VK's userapi.com,
+// ChatAPI's S3 bucket), and counts the downloads.
+func cdn(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(pngBytes)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// waitInboundFile waits for an inbound message whose first attachment of kind was downloaded
+// and stored, and checks the operator gets the same bytes from the file API.
+func waitInboundFile(t *testing.T, admin *apptest.Client, dialogID int64, kind string, want []byte) store.Message {
+	t.Helper()
+	var found store.Message
+	apptest.Eventually(t, 15*time.Second, "the "+kind+" downloaded and stored", func() bool {
+		for _, m := range inbound(messages(t, admin, dialogID)) {
+			for _, a := range m.Attachments {
+				if a.Kind == kind && a.FileID != 0 && !a.Pending {
+					found = m
+					return true
+				}
+				if a.Kind == kind && a.Error != "" {
+					t.Fatalf("%s download failed: %s", kind, a.Error)
+				}
+			}
+		}
+		return false
+	})
+	var id int64
+	for _, a := range found.Attachments {
+		if a.Kind == kind {
+			id = a.FileID
+		}
+	}
+	code, raw := admin.Call(t, "GET", apptest.Path("/api/v1/files/%d", id), nil, nil)
+	if code != 200 || !bytes.Equal(raw, want) {
+		t.Fatalf("GET file %d: HTTP %d, %d bytes (want %d)", id, code, len(raw), len(want))
+	}
+	return found
+}

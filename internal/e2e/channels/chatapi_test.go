@@ -95,6 +95,18 @@ func TestChatAPIEndToEnd(t *testing.T) {
 	if len(in) != 1 || in[0].Text != "Hello from WhatsApp" {
 		t.Fatalf("inbound after retry, forgery and fromMe: %+v", in)
 	}
+	// An image: ChatAPI puts the file's URL in the body; the core downloads and stores it.
+	media := cdn(t)
+	image := chatapi.NewTextMessage("3EB0AAAA000000000004", chatapitest.UserPhone, chatapitest.UserName, media.URL+"/receipt.jpeg", time.Now())
+	image.Type = "image"
+	caption := "Here is the receipt"
+	image.Caption = &caption
+	if code, _, _ := fake.Deliver(ctx, chatapi.NewMessagesWebhook(chatapitest.InstanceID, image)); code != 200 {
+		t.Fatalf("image: %d", code)
+	}
+	if m := waitInboundFile(t, admin, p.DialogID, "image", pngBytes); m.Text != caption {
+		t.Errorf("image caption %q", m.Text)
+	}
 	// The sender's phone comes from the chat id and links the existing client.
 	v := getDialog(t, admin, p.DialogID).Visitor
 	if v.Phone != chatapitest.UserPhone {

@@ -98,6 +98,12 @@ func TestFacebookEndToEnd(t *testing.T) {
 	if strings.Join(texts, "|") != "Hello from Messenger|second|third" {
 		t.Fatalf("inbound after retry, forgery and batch: %q", texts)
 	}
+	// A photo: downloaded from Meta's CDN URL and stored.
+	img := facebooktest.Update(page, facebooktest.ImageMessage(page, psid, "m_img", fake.AddFile("photo.png", "image/png", pngBytes), time.Now()))
+	if code, _ := fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, img))); code != 200 {
+		t.Fatalf("image: %d", code)
+	}
+	waitInboundFile(t, admin, p.DialogID, "image", pngBytes)
 	apptest.Eventually(t, 15*time.Second, "the visitor's name and avatar", func() bool {
 		v := getDialog(t, admin, p.DialogID).Visitor
 		return v.FirstName == "Ivan" && v.LastName == "Petrov" && v.AvatarFileID != nil
@@ -141,8 +147,8 @@ func TestFacebookEndToEnd(t *testing.T) {
 			others++
 		}
 	}
-	if buttons != 1 || others != 3 {
-		t.Fatalf("after echo and postback: %d presses, %d other inbound (want 1, 3)", buttons, others)
+	if buttons != 1 || others != 4 {
+		t.Fatalf("after echo and postback: %d presses, %d other inbound (want 1, 4)", buttons, others)
 	}
 
 	// A file reply is uploaded with the Send API.

@@ -88,6 +88,12 @@ func TestViberEndToEnd(t *testing.T) {
 		t.Fatalf("inbound after retry and forgery: %+v", in)
 	}
 
+	// A picture: the core downloads it from Viber's media URL and stores it.
+	viberDeliver(t, fake, ch.WebhookURL, fake.PictureCallback(vibertest.UserID, fake.AddMedia("photo.png", "image/png", pngBytes), "my receipt"))
+	if m := waitInboundFile(t, admin, p.DialogID, "image", pngBytes); m.Text != "my receipt" {
+		t.Errorf("picture caption %q", m.Text)
+	}
+
 	// User info: the background job fetches the name and avatar with get_user_details.
 	apptest.Eventually(t, 15*time.Second, "the visitor's name and avatar", func() bool {
 		d := getDialog(t, admin, p.DialogID)

@@ -63,6 +63,20 @@ func TestVKEndToEnd(t *testing.T) {
 	if len(in) != 1 || in[0].Text != "Hello from VK" {
 		t.Fatalf("inbound after retry and forgery: %+v", in)
 	}
+	// A photo: the largest size is downloaded and stored.
+	media := cdn(t)
+	photo := vktest.MessageNewObject(vktest.UserID, 2, "", time.Now())
+	photo["message"].(map[string]any)["attachments"] = []any{map[string]any{"type": "photo", "photo": map[string]any{
+		"id": 457239017, "owner_id": vktest.UserID, "date": time.Now().Unix(), "access_key": "3f6b1c0e9a2d4b8c11",
+		"sizes": []any{
+			map[string]any{"type": "s", "width": 56, "height": 75, "url": media.URL + "/s.jpg"},
+			map[string]any{"type": "x", "width": 453, "height": 604, "url": media.URL + "/x.jpg"},
+		},
+	}}}
+	if code, answer, _ := fake.DeliverEvent(ctx, "message_new", "ev-photo", photo); code != 200 || string(answer) != "ok" {
+		t.Fatalf("photo: %d %q", code, answer)
+	}
+	waitInboundFile(t, admin, p.DialogID, "image", pngBytes)
 	// The name comes from users.get in the background.
 	apptest.Eventually(t, 15*time.Second, "the visitor's name", func() bool {
 		v := getDialog(t, admin, p.DialogID).Visitor
@@ -78,6 +92,12 @@ func TestVKEndToEnd(t *testing.T) {
 	if len(sent) != 1 || sent[0].PeerID != vktest.UserID || sent[0].Text != "Pick one" || sent[0].RandomID == 0 || !strings.Contains(sent[0].Keyboard, "callback") {
 		t.Fatalf("sent %+v", sent)
 	}
+	// VK's message_read marks our message read.
+	if code, answer, _ := fake.DeliverEvent(ctx, "message_read", "ev-read", map[string]any{
+		"from_id": vktest.UserID, "peer_id": vktest.UserID, "read_message_id": sent[0].ID}); code != 200 || string(answer) != "ok" {
+		t.Fatalf("read: %d %q", code, answer)
+	}
+	waitStatus(t, admin, p.DialogID, m.ID, "read")
 	// The echo of our own message (message_reply) is not a visitor message.
 	reply1, _ := fake.Event("message_reply", "ev-echo", map[string]any{
 		"date": time.Now().Unix(), "from_id": -vktest.GroupID, "id": sent[0].ID, "out": 1, "peer_id": vktest.UserID,
@@ -103,7 +123,7 @@ func TestVKEndToEnd(t *testing.T) {
 			texts++
 		}
 	}
-	if buttons != 1 || texts != 1 {
+	if buttons != 1 || texts != 2 {
 		t.Fatalf("after echo and press: %d button presses, %d other inbound messages", buttons, texts)
 	}
 
