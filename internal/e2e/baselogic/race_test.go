@@ -61,13 +61,15 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			statuses := []string{"online", "away", "offline", "online"}
+			capacity := 3
 			for range 12 {
 				op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": statuses[r.IntN(len(statuses))]}, nil)
 				switch r.IntN(4) {
 				case 0:
 					// Raised only: a capacity lowered below the current load would
 					// make "over capacity" a matter of the admin's choice, not of assignment.
-					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"capacity": 3 + r.IntN(3)}, nil)
+					capacity++
+					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"capacity": capacity}, nil)
 				case 1:
 					deps := []int64{support}
 					if r.IntN(2) == 0 {
@@ -83,17 +85,28 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 					}
 				}
 			}
-			// End in a known mix: even operators online in Support, odd ones away.
-			final := "online"
-			if i%2 == 1 {
-				final = "away"
-			}
 			admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": []int64{support}}, nil)
-			op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": final}, nil)
+			op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": "offline"}, nil)
 		}()
 	}
 	wg.Wait()
 	storm := time.Since(start)
+	settle(t, e.inst)
+	// The last changes are status changes alone, all at once on both instances: even
+	// operators come online, odd ones go away. Whatever is handed out now is handed out
+	// because of them.
+	for i, op := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			final := "online"
+			if i%2 == 1 {
+				final = "away"
+			}
+			op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": final}, nil)
+		}()
+	}
+	wg.Wait()
 	settle(t, e.inst)
 	total := time.Since(start)
 
