@@ -1,0 +1,44 @@
+package widget_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/widget"
+	"github.com/omnichat/omnichat/providers/widget/widgettest"
+)
+
+// FuzzEventFilter: whatever a visitor's browser posts, EventFilter never panics, fails only
+// with ErrMalformed, and every event it returns is addressed to the token's visitor.
+func FuzzEventFilter(f *testing.F) {
+	files, _ := filepath.Glob("testdata/events/*.json")
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"message","id":"m-12345678","text":"\u0000"}`))
+	p := widget.New()
+	ch := channel()
+	id, tok := widget.NewVisitor(ch)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := p.EventFilter(context.Background(), ch, widgettest.RawRequest(tok, body))
+		if err != nil && !errors.Is(err, providers.ErrMalformed) {
+			t.Fatalf("error %v is not ErrMalformed", err)
+		}
+		for _, ev := range evs {
+			if ev.UserID != id || len(ev.ExternalID) <= len(id) || ev.ExternalID[:len(id)] != id {
+				t.Fatalf("event for %q (%q), token is %q's", ev.UserID, ev.ExternalID, id)
+			}
+			if len([]rune(ev.Text)) > widget.MaxText {
+				t.Fatalf("text of %d characters passed", len([]rune(ev.Text)))
+			}
+		}
+	})
+}
