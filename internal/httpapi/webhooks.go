@@ -43,6 +43,12 @@ func (s *Server) webhook(c echo.Context) error {
 
 	resp, handled, err := p.CallbackServerConfirmation(ctx, ch, req)
 	if err != nil {
+		if handled && resp != nil && errors.Is(err, providers.ErrUnauthorized) {
+			// The provider chose the platform's own refusal (Meta expects 403 for a wrong
+			// verify token): log it like any rejection, answer what the provider built.
+			s.Log.Warn("webhook: rejected handshake", "channel", ch.ID, "kind", ch.Kind, "ip", c.RealIP())
+			return writeResponse(c, resp)
+		}
 		return s.webhookError(c, ch, err)
 	}
 	if handled {

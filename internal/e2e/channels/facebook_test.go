@@ -67,7 +67,7 @@ func TestFacebookEndToEnd(t *testing.T) {
 	if code, body := fbDo(t, mustReq(facebooktest.VerifyRequest(ctx, ch.WebhookURL, sub.VerifyToken, "1158201444"))); code != 200 || body != "1158201444" {
 		t.Fatalf("verify: %d %q", code, body)
 	}
-	if code, body := fbDo(t, mustReq(facebooktest.VerifyRequest(ctx, ch.WebhookURL, "wrong-token", "1158201444"))); code != 401 && code != 403 || strings.Contains(body, "1158201444") {
+	if code, body := fbDo(t, mustReq(facebooktest.VerifyRequest(ctx, ch.WebhookURL, "wrong-token", "1158201444"))); code != 403 || strings.Contains(body, "1158201444") {
 		t.Fatalf("verify with a wrong token: %d %q", code, body)
 	}
 
