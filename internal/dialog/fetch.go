@@ -194,7 +194,20 @@ func (s *Service) FetchUserInfo(ctx context.Context, visitorID int64) error {
 		if err := store.SetVisitorInfo(ctx, tx, v.ID, info.FirstName, info.LastName, info.Username, phone, avatar); err != nil {
 			return err
 		}
-		return push.Notify(ctx, tx, push.Event{Kind: "visitor.updated", VisitorID: v.ID})
+		// Addressed through the visitor's open dialogs: an event without a dialog reaches
+		// only admins.
+		ds, err := store.VisitorOpenDialogs(ctx, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		evs := []push.Event{{Kind: "visitor.updated", VisitorID: v.ID}}
+		if len(ds) > 0 {
+			evs = evs[:0]
+			for _, d := range ds {
+				evs = append(evs, push.ForDialog("visitor.updated", d, 0))
+			}
+		}
+		return push.Notify(ctx, tx, evs...)
 	})
 }
 

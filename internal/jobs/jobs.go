@@ -62,8 +62,13 @@ type sendWorker struct {
 	svc *dialog.Service
 }
 
+// sendGiveUp bounds how long a message keeps trying. A snooze (the platform's
+// retry-after) does not use up an attempt in River, so a channel that answers 429 forever
+// would otherwise keep its messages pending forever.
+const sendGiveUp = 24 * time.Hour
+
 func (w *sendWorker) Work(ctx context.Context, j *river.Job[dialog.SendArgs]) error {
-	err := w.svc.Deliver(ctx, j.Args.MessageID, last(j))
+	err := w.svc.Deliver(ctx, j.Args.MessageID, last(j) || time.Since(j.CreatedAt) > sendGiveUp)
 	var sn *dialog.SnoozeError
 	if errors.As(err, &sn) {
 		return river.JobSnooze(sn.After)

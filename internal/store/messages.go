@@ -312,3 +312,34 @@ func FileDialogs(ctx context.Context, db DB, fileID int64) ([]int64, error) {
 	}
 	return ids, notFoundOrNil(rows.Err(), "file dialogs")
 }
+
+// VisitorOpenDialogs returns the visitor's open dialogs (usually one), so an event about the
+// visitor reaches the operators who may see them.
+func VisitorOpenDialogs(ctx context.Context, db DB, visitorID int64) ([]Dialog, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM dialogs WHERE visitor_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 10`, visitorID)
+	if err != nil {
+		return nil, notFound(err, "visitor dialogs")
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, notFound(err, "scan visitor dialog")
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, notFound(err, "visitor dialogs")
+	}
+	out := make([]Dialog, 0, len(ids))
+	for _, id := range ids {
+		d, err := DialogByID(ctx, db, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

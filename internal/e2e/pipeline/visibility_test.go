@@ -64,6 +64,7 @@ func TestEventsReachOnlyWhoMaySee(t *testing.T) {
 
 	// Then a support dialog: the operator's stream must show it, and nothing before it
 	// may be about the sales dialog.
+	supportFake.AddUser(exampletest.User{ID: "u-2", FirstName: "Vera", LastName: "Ivanova"})
 	deliver(t, supportFake, example.NewMessageUpdate(10, 10, "u-2", "", "Vera", "", "help", time.Now()))
 	deadline := time.After(10 * time.Second)
 	for done := false; !done; {
@@ -83,5 +84,28 @@ func TestEventsReachOnlyWhoMaySee(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the operator never saw the support dialog")
 		}
+	}
+	// The support visitor's name and avatar arrive from the platform later (GetUserInfo):
+	// the operator who sees the dialog is told.
+	ev := opStream.Next(t, "visitor.updated", 10*time.Second)
+	var p struct {
+		DialogID  int64 `json:"d"`
+		VisitorID int64 `json:"v"`
+	}
+	if err := json.Unmarshal(ev.Data, &p); err != nil || p.DialogID == 0 || p.VisitorID == 0 {
+		t.Fatalf("visitor.updated %s", ev.Data)
+	}
+	var d struct {
+		Visitor struct {
+			AvatarFileID *int64 `json:"avatar_file_id"`
+		} `json:"visitor"`
+	}
+	op.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d", p.DialogID), nil, &d)
+	if d.Visitor.AvatarFileID == nil {
+		t.Fatal("the visitor's avatar was not stored")
+	}
+	code, h, body := getFile(t, inst.URL, op.Token, *d.Visitor.AvatarFileID)
+	if code != 200 || h.Get("Content-Type") != "image/png" || len(body) == 0 {
+		t.Fatalf("avatar: %d %q", code, h.Get("Content-Type"))
 	}
 }
