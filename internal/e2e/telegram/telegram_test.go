@@ -182,6 +182,19 @@ func TestTelegramBotEndToEnd(t *testing.T) {
 		t.Fatalf("stored %+v", m)
 	}
 
+	// The visitor's names and avatar come from getChat/getUserProfilePhotos + getFile.
+	var withAvatar store.Dialog
+	apptest.Eventually(t, 10*time.Second, "the visitor's avatar", func() bool {
+		admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d", d.ID), nil, &withAvatar)
+		return withAvatar.Visitor.AvatarFileID != nil
+	})
+	if code, raw := admin.Call(t, "GET", apptest.Path("/api/v1/files/%d", *withAvatar.Visitor.AvatarFileID), nil, nil); code != 200 || !bytes.Equal(raw, telegramtest.SampleJPEG()) {
+		t.Fatalf("avatar: HTTP %d, %d bytes", code, len(raw))
+	}
+	if withAvatar.Visitor.Username != "ivan_petrov" || withAvatar.Visitor.LastName != "Petrov" {
+		t.Fatalf("visitor %+v", withAvatar.Visitor)
+	}
+
 	// The operator answers: one sendMessage to the visitor's chat.
 	fake.Reset()
 	m := e.reply(t, d.ID, map[string]string{"text": "Hello! How can I help?"})
