@@ -100,6 +100,14 @@ func TestViberEndToEnd(t *testing.T) {
 		return strings.Contains(d.Visitor.FirstName+" "+d.Visitor.LastName, "Ivan") && d.Visitor.AvatarFileID != nil
 	})
 
+	// get_user_details is rate limited by Viber: one call for this visitor, however many
+	// messages they write.
+	viberDeliver(t, fake, ch.WebhookURL, fake.TextCallback(vibertest.UserID, "one more"))
+	stream.Next(t, "message.created", 10*time.Second)
+	if n := len(fake.CallsTo("get_user_details")); n != 1 {
+		t.Fatalf("get_user_details called %d times, want 1", n)
+	}
+
 	// The operator answers with buttons: exactly one send_message to the visitor.
 	fake.Reset()
 	m := reply(t, admin, p.DialogID, map[string]any{"text": "Shall we call you?",

@@ -63,6 +63,22 @@ func TestVKEndToEnd(t *testing.T) {
 	if len(in) != 1 || in[0].Text != "Hello from VK" {
 		t.Fatalf("inbound after retry and forgery: %+v", in)
 	}
+	// The visitor edits their message: the stored message shows the new text, no new message.
+	edited := vktest.MessageNewObject(vktest.UserID, 1, "Hello from VK (edited)", time.Now())["message"].(map[string]any)
+	edited["update_time"] = time.Now().Unix()
+	if code, answer, _ := fake.DeliverEvent(ctx, "message_edit", "ev-edit", edited); code != 200 || string(answer) != "ok" {
+		t.Fatalf("edit: %d %q", code, answer)
+	}
+	apptest.Eventually(t, 10*time.Second, "the edit applied", func() bool {
+		in := inbound(messages(t, admin, p.DialogID))
+		return len(in) == 1 && in[0].Text == "Hello from VK (edited)" && len(in[0].Edits) == 1
+	})
+	// message_deny / message_allow: the visitor's reachability follows.
+	fake.DeliverEvent(ctx, "message_deny", "ev-deny", map[string]any{"user_id": vktest.UserID})
+	apptest.Eventually(t, 10*time.Second, "the visitor unreachable", func() bool { return getDialog(t, admin, p.DialogID).Visitor.Unreachable })
+	fake.DeliverEvent(ctx, "message_allow", "ev-allow", map[string]any{"user_id": vktest.UserID, "key": ""})
+	apptest.Eventually(t, 10*time.Second, "the visitor reachable again", func() bool { return !getDialog(t, admin, p.DialogID).Visitor.Unreachable })
+
 	// A photo: the largest size is downloaded and stored.
 	media := cdn(t)
 	photo := vktest.MessageNewObject(vktest.UserID, 2, "", time.Now())
