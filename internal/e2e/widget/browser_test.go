@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -165,6 +167,31 @@ func TestWidgetDemoInChromium(t *testing.T) {
 	run(t, ctx, "see the reply live",
 		waitJS(inFrame(`return [...d.querySelectorAll('.msg.out')].some(e => e.textContent.includes('Hi Maria, we are here to help!'));`)),
 	)
+
+	// The visitor attaches a photo: uploaded, stored, shown to the operator and in the widget.
+	photoPath := filepath.Join(t.TempDir(), "receipt.jpg")
+	if err := os.WriteFile(photoPath, telegramtest.SampleJPEG(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "attach a photo",
+		chromedp.SetUploadFiles(`#file`, []string{photoPath}, chromedp.ByQuery, frame),
+		waitJS(inFrame(`return [...d.querySelectorAll('.msg.in img')].some(i => i.complete && i.naturalWidth > 0);`)),
+	)
+	var photo store.Attachment
+	apptest.Eventually(t, 10*time.Second, "the photo at the operator", func() bool {
+		msgs.Messages = nil
+		admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d/messages", p.D), nil, &msgs)
+		for _, m := range msgs.Messages {
+			if len(m.Attachments) == 1 && m.Attachments[0].FileID != 0 {
+				photo = m.Attachments[0]
+				return true
+			}
+		}
+		return false
+	})
+	if photo.Name != "receipt.jpg" || photo.Kind != "image" {
+		t.Fatalf("the operator got %+v", photo)
+	}
 
 	// After a reload the same conversation is back (the token is in localStorage).
 	var token string
