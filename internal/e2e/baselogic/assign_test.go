@@ -1,10 +1,10 @@
 package baselogic
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/dialog"
@@ -183,14 +183,30 @@ func TestAssignmentNeedsPresenceAndDeactivationRequeues(t *testing.T) {
 			t.Errorf("%s entries %v", v, k)
 		}
 	}
-	b.Stream(t)
+	sb := b.Stream(t)
 	settle(t, e.inst)
 	if assignee(t, e, "v1") != b.UserID || assignee(t, e, "v2") != b.UserID {
 		t.Fatalf("after B came online: %d %d, want B %d", assignee(t, e, "v1"), assignee(t, e, "v2"), b.UserID)
+	}
+	// B closes the last stream: no longer present, so no longer given dialogs, though
+	// B's own status still says online.
+	sb.Close()
+	apptest.Eventually(t, 10*time.Second, "B's presence to end", func() bool {
+		e.admin.Must(t, "GET", "/api/v1/operators", nil, &ops)
+		for _, u := range ops.Operators {
+			if u.ID == b.UserID {
+				return !u.Online && u.Status == "online"
+			}
+		}
+		return false
+	})
+	e.message(t, "", "v3", "Visitor", "hello")
+	settle(t, e.inst)
+	if assignee(t, e, "v3") != 0 {
+		t.Fatalf("v3 → %d, want queued: nobody has a stream open", assignee(t, e, "v3"))
 	}
 	// The deactivated operator cannot sign in any more.
 	if code, _ := a.Call(t, "GET", "/api/v1/dialogs", nil, nil); code != 401 {
 		t.Errorf("deactivated operator's session: HTTP %d, want 401", code)
 	}
-	_ = context.Background()
 }

@@ -208,6 +208,21 @@ func TestAutoCloseAfterIdleInterval(t *testing.T) {
 	if got := dialogOf(t, e.inst, "busy"); got.Unread != 1 {
 		t.Errorf("busy dialog unread %d, want 1", got.Unread)
 	}
+	// The periodic River job does the same: a dialog idle for 31 minutes by the real clock
+	// is closed when the job runs (inserted here rather than waiting for its minute).
+	e.message(t, "", "old", "Old", "hello")
+	settle(t, e.inst)
+	old := dialogOf(t, e.inst, "old")
+	if _, err := e.inst.Pool.Exec(ctx, `UPDATE dialogs SET last_activity_at = now() - interval '31 minutes' WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.inst.App.River.Insert(ctx, dialog.AutoCloseArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	apptest.Eventually(t, 10*time.Second, "the auto-close job", func() bool { return dialogOf(t, e.inst, "old").Status == "closed" })
+	if got := dialogOf(t, e.inst, "busy"); got.Status != "open" {
+		t.Fatal("the job closed an active dialog")
+	}
 	// 0 = off.
 	e.putSettings(t, dialog.Settings{AutoAssign: true, RecordType: "client", AutoCloseMinutes: 0})
 	if n, err := svc.AutoCloseAt(ctx, time.Now().Add(24*time.Hour)); err != nil || n != 0 {
