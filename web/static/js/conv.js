@@ -192,9 +192,10 @@ export class Conversation {
     this.box.insertBefore(el, before);
   }
 
-  dropTemp(key) {
-    this.msgs.delete(key);
-    this.box.querySelector(`.msg[data-tmp="${key}"]`)?.remove();
+  // dropTemp removes a pending bubble; id is its map key, 'tmp-<idempotency key>'.
+  dropTemp(id) {
+    this.msgs.delete(id);
+    this.box.querySelector(`.msg[data-tmp="${id.slice(4)}"]`)?.remove();
   }
 
   name(uid) {
@@ -305,7 +306,7 @@ export class Conversation {
 
   // Live: a hint about a message in this dialog.
   onMessageEvent(ev) {
-    if (ev.k === 'message.created') this.fetchNewer();
+    if (ev.k === 'message.created' || (ev.m && ev.m > this.newest)) this.fetchNewer();
     else if (ev.m) this.refetch(ev.m);
   }
 

@@ -216,7 +216,8 @@ function onEvent(ev) {
   const kinds = pending.get(ev.d) || new Set();
   kinds.add(ev.k);
   pending.set(ev.d, kinds);
-  if (ev.d === conv.id && ev.k.startsWith('message.')) conv.onMessageEvent(ev);
+  // System entries (assigned, transferred, closed…) come as dialog.updated with m.
+  if (ev.d === conv.id && (ev.k.startsWith('message.') || ev.m)) conv.onMessageEvent(ev);
   clearTimeout(flushTimer);
   flushTimer = setTimeout(flush, 80);
   scheduleCounts();
