@@ -198,4 +198,3 @@ func visible(ctx context.Context, sel string) (bool, error) {
 	err := chromedp.Evaluate(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0 && getComputedStyle(e).display !== 'none'; })()`, sel), &ok).Do(ctx)
 	return ok, err
 }
-
