@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestRunStoresEveryWebhookOnce(t *testing.T) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
 
 // BenchmarkWebhooks sends b.N signed webhooks at BENCH_RATE (default 1000/s) through the
 // whole stack: HTTP, signature check, group commit, NOTIFY, SSE. The database is
