@@ -60,7 +60,7 @@ func (s *Service) Deliver(ctx context.Context, messageID int64, lastAttempt bool
 	}
 	if err == nil {
 		return s.Store.Tx(ctx, func(tx pgx.Tx) error {
-			if err := store.MarkSent(ctx, tx, m.ID, sent.ExternalID); err != nil {
+			if err := store.MarkSent(ctx, tx, m.ID, sent.ExternalID, sent.Parts); err != nil {
 				return err
 			}
 			return push.Notify(ctx, tx, push.ForDialog("message.updated", d, m.ID))

@@ -235,7 +235,21 @@ func (s *Service) Delete(ctx context.Context, a Actor, dialogID, messageID int64
 	if err != nil {
 		return err
 	}
-	err = p.DeleteMessage(ctx, ch, providers.Recipient{UserID: d.Visitor.ExternalID, ChatID: d.Visitor.ChatID}, *m.ExternalID)
+	// A long text went out as several platform messages: delete every part, the last
+	// (m.ExternalID) first, so a refusal leaves the beginning rather than a headless tail.
+	ids := []string{*m.ExternalID}
+	if parts := store.SentParts(m); len(parts) > 1 {
+		ids = ids[:0]
+		for i := len(parts) - 1; i >= 0; i-- {
+			ids = append(ids, parts[i])
+		}
+	}
+	to := providers.Recipient{UserID: d.Visitor.ExternalID, ChatID: d.Visitor.ChatID}
+	for _, id := range ids {
+		if err = p.DeleteMessage(ctx, ch, to, id); err != nil {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, providers.ErrUnsupported):
 		return Errorf("unsupported", "%s does not let a bot delete messages", ch.Kind)

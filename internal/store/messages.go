@@ -198,11 +198,30 @@ func collectUpdates(rows interface {
 	return out, notFoundOrNil(rows.Err(), "apply receipt")
 }
 
-// MarkSent records the platform's id for a sent message.
-func MarkSent(ctx context.Context, db DB, id int64, externalID string) error {
+// MarkSent records the platform's id for a sent message. parts (when the platform needed
+// several messages for a long text) go into data.parts, so deleting the message deletes
+// every part.
+func MarkSent(ctx context.Context, db DB, id int64, externalID string, parts []string) error {
+	var partsJSON any
+	if len(parts) > 1 {
+		partsJSON = jsonOf(map[string][]string{"parts": parts})
+	}
 	_, err := db.Exec(ctx, `UPDATE messages SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END,
-		external_id = $2, sent_at = now(), error = '' WHERE id = $1`, id, externalID)
+		external_id = $2, sent_at = now(), error = '', data = CASE WHEN $3::jsonb IS NULL THEN data ELSE data || $3::jsonb END
+		WHERE id = $1`, id, externalID, partsJSON)
 	return notFoundOrNil(err, "mark sent")
+}
+
+// SentParts returns the platform ids of every part of a message sent in several parts
+// (nil for one part).
+func SentParts(m Message) []string {
+	var d struct {
+		Parts []string `json:"parts"`
+	}
+	if len(m.Data) == 0 || json.Unmarshal(m.Data, &d) != nil {
+		return nil
+	}
+	return d.Parts
 }
 
 // MarkFailed records why a message could not be sent.

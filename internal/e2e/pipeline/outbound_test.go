@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,5 +189,12 @@ func TestSendPartialMultipartNoDuplicate(t *testing.T) {
 	}
 	if got := sent[0].Text + sent[1].Text; got != strings.TrimSpace(long) {
 		t.Fatalf("the parts do not add up to the text (%d + %d bytes of %d)", len(sent[0].Text), len(sent[1].Text), len(long))
+	}
+
+	// Deleting the message deletes every part at the platform.
+	admin.Must(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, m.ID), nil, nil)
+	del := fake.Deleted()
+	if len(del) != 2 || !slices.Contains(del, sent[0].ID) || !slices.Contains(del, sent[1].ID) {
+		t.Fatalf("platform deleted %v, want both parts %d and %d", del, sent[0].ID, sent[1].ID)
 	}
 }
