@@ -207,6 +207,18 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 	if tokenValue != "" || setBadge != "set" {
 		t.Errorf("edit form: token value %q, badge %q", tokenValue, setBadge)
 	}
+	// A save the platform refuses: the page says so in the platform's words.
+	fake.FailNextCall("setWebhook", telegramtest.Failure{Code: 400, Description: "Bad Request: bad webhook: Failed to resolve host"})
+	var failText string
+	run(t, ctx, "save with a refused webhook",
+		chromedp.Click(`#f-allow_groups`, chromedp.ByQuery),
+		chromedp.Click(`#channel-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#webhook-failed`, chromedp.ByQuery),
+		chromedp.Text(`#webhook-failed`, &failText, chromedp.ByQuery),
+	)
+	if !strings.Contains(failText, "Failed to resolve host") {
+		t.Errorf("refused webhook shown as %q", failText)
+	}
 	var pageHTML string
 	run(t, ctx, "read the page", chromedp.OuterHTML("html", &pageHTML, chromedp.ByQuery))
 	if strings.Contains(pageHTML, fake.Token[10:]) {

@@ -101,6 +101,65 @@ func TestOperatorInviteAndDeactivateInBrowser(t *testing.T) {
 	if code, _ := nc.Call(t, "GET", "/api/v1/me", nil, nil); code != http.StatusUnauthorized {
 		t.Errorf("deactivated operator's session: HTTP %d, want 401", code)
 	}
+	// Departments: create one with a member on the page.
+	run(t, ctx, "create a department",
+		chromedp.Navigate(inst.URL+"/admin/departments"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #department-form`, chromedp.ByQuery),
+		chromedp.SendKeys(`#dep-name`, "Support", chromedp.ByQuery),
+		chromedp.Click(`#department-form .checks input[type=checkbox]`, chromedp.ByQuery),
+		chromedp.Click(`#department-form button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #departments-table tbody tr:nth-child(2)`, chromedp.ByQuery),
+	)
+	var deps struct {
+		Departments []store.Department `json:"departments"`
+	}
+	admin.Must(t, "GET", "/api/v1/departments", nil, &deps)
+	if len(deps.Departments) != 2 || deps.Departments[1].Name != "Support" || len(deps.Departments[1].Members) != 1 {
+		t.Errorf("departments: %+v", deps.Departments)
+	}
+
+	// Base logic: change the auto-close interval and the closing text.
+	var saved string
+	run(t, ctx, "save base logic settings",
+		chromedp.Navigate(inst.URL+"/admin/settings"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #settings-form`, chromedp.ByQuery),
+		setValue(`#s-auto_close_minutes`, "45"),
+		chromedp.SendKeys(`#s-closing_text`, "Thank you, bye!", chromedp.ByQuery),
+		chromedp.Click(`#settings-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.toast`, chromedp.ByQuery),
+		chromedp.Text(`.toast`, &saved, chromedp.ByQuery),
+	)
+	var st struct {
+		AutoCloseMinutes int    `json:"auto_close_minutes"`
+		ClosingText      string `json:"closing_text"`
+	}
+	admin.Must(t, "GET", "/api/v1/settings", nil, &st)
+	if st.AutoCloseMinutes != 45 || st.ClosingText != "Thank you, bye!" {
+		t.Errorf("settings after saving on the page (%q): %+v", saved, st)
+	}
+
+	// API tokens: create one (shown once, and it works), then revoke it.
+	var token string
+	run(t, ctx, "create an API token",
+		chromedp.Navigate(inst.URL+"/admin/tokens"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #token-form`, chromedp.ByQuery),
+		chromedp.SendKeys(`#token-name`, "CRM", chromedp.ByQuery),
+		chromedp.Click(`#token-form button.primary`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#token-value`, chromedp.ByQuery),
+		chromedp.Value(`#token-value`, &token, chromedp.ByQuery),
+	)
+	crm := &apptest.Client{Base: inst.URL, Token: token, HTTP: http.DefaultClient}
+	crm.Must(t, "GET", "/api/v1/channels", nil, nil)
+	run(t, ctx, "revoke it",
+		chromedp.Navigate(inst.URL+"/admin/tokens"),
+		chromedp.WaitVisible(`#tokens-table tbody button.danger`, chromedp.ByQuery),
+		chromedp.Click(`#tokens-table tbody button.danger`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`#tokens-table tbody button.danger`, chromedp.ByQuery),
+	)
+	if code, _ := crm.Call(t, "GET", "/api/v1/channels", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("revoked API token: HTTP %d, want 401", code)
+	}
+
 	for _, p := range problems() {
 		if !strings.Contains(p, "404") && !strings.Contains(p, "Failed to load resource") {
 			t.Errorf("browser: %s", p)
