@@ -330,6 +330,16 @@ func (s *Server) widgetHistory(c echo.Context) error {
 		}
 		out = append(out, vm)
 	}
+	// Delivery state the visitor can trust: stored ("received"), and "read" once an
+	// operator has answered after it.
+	answered := false
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i].Dir == "out" && out[i].Author != "" {
+			answered = true
+		} else if out[i].Dir == "in" && answered {
+			out[i].Status = "read"
+		}
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"messages": out})
 }

@@ -292,7 +292,7 @@ func TestWidgetVisitorAndOperator(t *testing.T) {
 		hist, raw = v.history(t)
 		return len(hist) == 2 && hist[1].Status == "sent"
 	})
-	if hist[0].Dir != "in" || hist[1].Dir != "out" || hist[1].Text != "Yes, every day from 9 to 21." || hist[1].Author != "Olga" {
+	if hist[0].Dir != "in" || hist[0].Status != "read" || hist[1].Dir != "out" || hist[1].Text != "Yes, every day from 9 to 21." || hist[1].Author != "Olga" {
 		t.Fatalf("history %+v", hist)
 	}
 	for _, leak := range []string{"admin@example.com", "author_id", "assignee", "department", "external", "visitor_id"} {
