@@ -236,6 +236,7 @@ func (p *pages) logout(c echo.Context) error {
 		if !auth.CSRFMatches(id.Session, c.FormValue("csrf_token")) {
 			return apperr.New(apperr.Forbidden, "missing or wrong CSRF token: reload the page")
 		}
+		c.Set(identityKey, id)
 		if err := p.s.deleteSession(c, id.Session.ID); err != nil {
 			return err
 		}
