@@ -122,6 +122,9 @@ func TestChatAPIEndToEnd(t *testing.T) {
 	apptest.Eventually(t, 15*time.Second, "the visitor's name", func() bool {
 		return strings.Contains(getDialog(t, admin, p.DialogID).Visitor.FirstName, "Ivan")
 	})
+	if getDialog(t, admin, p.DialogID).Visitor.AvatarFileID != nil {
+		t.Error("an avatar was stored for a WhatsApp visitor (ChatAPI channels have none)")
+	}
 
 	// The operator answers (buttons become text WhatsApp can show): one send to the chat.
 	fake.Reset()

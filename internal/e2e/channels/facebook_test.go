@@ -139,16 +139,20 @@ func TestFacebookEndToEnd(t *testing.T) {
 	// A postback (button press) is stored as a press with its payload.
 	pb := facebooktest.Update(page, facebooktest.Postback(page, psid, "m_pb", "Yes", "call-yes", time.Now()))
 	fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, pb)))
+	// A quick reply (what two or more buttons become) is a press too, with its payload.
+	qr := facebooktest.TextMessage(page, psid, "m_qr", "No", time.Now())
+	qr["message"].(map[string]any)["quick_reply"] = map[string]string{"payload": "call-no"}
+	fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, facebooktest.Update(page, qr))))
 	var buttons, others int
 	for _, m := range inbound(messages(t, admin, p.DialogID)) {
-		if m.Kind == "button" && strings.Contains(string(m.Data), "call-yes") {
+		if m.Kind == "button" && (strings.Contains(string(m.Data), "call-yes") || strings.Contains(string(m.Data), "call-no")) {
 			buttons++
 		} else {
 			others++
 		}
 	}
-	if buttons != 1 || others != 4 {
-		t.Fatalf("after echo and postback: %d presses, %d other inbound (want 1, 4)", buttons, others)
+	if buttons != 2 || others != 4 {
+		t.Fatalf("after echo, postback and quick reply: %d presses, %d other inbound (want 2, 4)", buttons, others)
 	}
 
 	// A file reply is uploaded with the Send API.

@@ -185,6 +185,12 @@ func TestViberEndToEnd(t *testing.T) {
 		}
 	}
 
+	// unsubscribed / subscribed: the visitor's reachability follows.
+	viberDeliver(t, fake, ch.WebhookURL, fake.UnsubscribedCallback(vibertest.UserID))
+	apptest.Eventually(t, 10*time.Second, "the visitor unreachable", func() bool { return getDialog(t, admin, p.DialogID).Visitor.Unreachable })
+	viberDeliver(t, fake, ch.WebhookURL, fake.SubscribedCallback(vibertest.UserID))
+	apptest.Eventually(t, 10*time.Second, "the visitor reachable again", func() bool { return !getDialog(t, admin, p.DialogID).Visitor.Unreachable })
+
 	// Rate limited: the send waits and is retried, not failed.
 	fake.Reset()
 	fake.FailNext(providertest.FailRateLimited)
