@@ -283,10 +283,16 @@ func TestWidgetVisitorAndOperator(t *testing.T) {
 	// The operator answers: the visitor's stream announces it, the history shows it with
 	// the operator's name and nothing else about them.
 	vs := v.stream(t)
+	// The visitor's browser may be connected to another instance: the reply reaches it too.
+	inst2 := apptest.Start(t, apptest.Options{DatabaseURL: inst.DatabaseURL, NoWorkers: true})
+	v2 := *v
+	v2.base, v2.api = inst2.URL, fmt.Sprintf("%s/widget/api/%d", inst2.URL, ch.ID)
+	vs2 := v2.stream(t)
 	admin.Must(t, "PUT", apptest.Path("/api/v1/operators/%d", admin.UserID), map[string]any{"name": "Olga"}, nil)
 	var reply store.Message
 	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages", d.ID), map[string]string{"text": "Yes, every day from 9 to 21."}, &reply)
 	waitAnnounced(t, vs, reply.ID)
+	waitAnnounced(t, vs2, reply.ID)
 	var hist []visitorMsg
 	apptest.Eventually(t, 10*time.Second, "the reply in the visitor's history", func() bool {
 		hist, raw = v.history(t)
