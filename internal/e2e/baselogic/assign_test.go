@@ -1,6 +1,7 @@
 package baselogic
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -208,5 +209,26 @@ func TestAssignmentNeedsPresenceAndDeactivationRequeues(t *testing.T) {
 	// The deactivated operator cannot sign in any more.
 	if code, _ := a.Call(t, "GET", "/api/v1/dialogs", nil, nil); code != 401 {
 		t.Errorf("deactivated operator's session: HTTP %d, want 401", code)
+	}
+}
+
+// TestNewDialogDoesNotJumpTheQueue: a slot that frees up without a dispatch of its own (here
+// the capacity is raised in the database behind the API's back) goes to the oldest queued
+// dialog when the next new dialog arrives, not to the new one.
+func TestNewDialogDoesNotJumpTheQueue(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support")
+	a := e.operator(t, "a@example.com", 0, []int64{e.deps[0]}, true) // online, no room yet
+	e.message(t, "", "old", "Old", "waiting")
+	settle(t, e.inst)
+	if assignee(t, e, "old") != 0 {
+		t.Fatal("assigned with capacity 0")
+	}
+	if _, err := e.inst.Pool.Exec(context.Background(), `UPDATE users SET capacity = 1 WHERE id = $1`, a.UserID); err != nil {
+		t.Fatal(err)
+	}
+	e.message(t, "", "new", "New", "me too")
+	settle(t, e.inst)
+	if assignee(t, e, "old") != a.UserID || assignee(t, e, "new") != 0 {
+		t.Fatalf("old → %d, new → %d; want the oldest (old) to get the one free slot", assignee(t, e, "old"), assignee(t, e, "new"))
 	}
 }

@@ -186,8 +186,10 @@ func TestAutoAddByPhoneAndConcurrentFirstMessages(t *testing.T) {
 		t.Fatalf("clients %d → %d: a duplicate was created for a known phone", n, got)
 	}
 
-	// Two (here: eight pairs of) concurrent first messages from one new visitor: one record,
-	// one dialog, one first-contact text each.
+	// Two (here: eight pairs of) concurrent first messages from one new visitor, one to each
+	// of two instances: one record, one dialog, one first-contact text each.
+	instB := apptest.Start(t, apptest.Options{DatabaseURL: e.inst.DatabaseURL})
+	bases := []string{e.inst.URL, instB.URL}
 	const visitors = 8
 	var wg sync.WaitGroup
 	for i := range visitors {
@@ -195,7 +197,7 @@ func TestAutoAddByPhoneAndConcurrentFirstMessages(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.message(t, "", fmt.Sprintf("u-race-%d", i), "Racer", fmt.Sprintf("first %d", j))
+				e.message(t, bases[j], fmt.Sprintf("u-race-%d", i), "Racer", fmt.Sprintf("first %d", j))
 			}()
 		}
 	}
