@@ -73,7 +73,8 @@ func (s *Server) widgetRoutes() {
 	g.POST("/uploads", func(c echo.Context) error { return s.widgetUpload(c, lim) })
 	g.GET("/uploads/:ref", s.widgetUploadRead)
 	g.GET("/files/:id", s.widgetFile)
-	g.GET("/stream", s.widgetStream)
+	streams := &streamCounter{n: map[int64]int{}}
+	g.GET("/stream", func(c echo.Context) error { return s.widgetStream(c, streams) })
 }
 
 // visitorPublisher delivers the widget provider's notices to the visitor's streams on
@@ -471,7 +472,7 @@ func (s *Server) widgetFile(c echo.Context) error {
 
 // widgetStream is the visitor's live stream: only "message" notices with a message id;
 // the widget refetches its history.
-func (s *Server) widgetStream(c echo.Context) error {
+func (s *Server) widgetStream(c echo.Context, streams *streamCounter) error {
 	live, err := s.widgetChannel(c)
 	if err != nil {
 		return err
@@ -483,6 +484,10 @@ func (s *Server) widgetStream(c echo.Context) error {
 	if !found {
 		return apperr.New(apperr.NotFound, "no conversation yet")
 	}
+	if !streams.acquire(v.ID) {
+		return apperr.New(apperr.RateLimited, "too many open chat windows; close some")
+	}
+	defer streams.release(v.ID)
 	sub, done := s.Hub.SubscribeVisitor(v.ID)
 	defer done()
 	w := c.Response()
@@ -520,6 +525,33 @@ func (s *Server) widgetStream(c echo.Context) error {
 			}
 			w.Flush()
 		}
+	}
+}
+
+// widgetMaxStreams bounds one visitor's open streams on an instance (tabs of one browser).
+const widgetMaxStreams = 8
+
+// streamCounter counts open visitor streams.
+type streamCounter struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+func (sc *streamCounter) acquire(visitorID int64) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.n[visitorID] >= widgetMaxStreams {
+		return false
+	}
+	sc.n[visitorID]++
+	return true
+}
+
+func (sc *streamCounter) release(visitorID int64) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.n[visitorID]--; sc.n[visitorID] <= 0 {
+		delete(sc.n, visitorID)
 	}
 }
 

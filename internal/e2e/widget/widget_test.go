@@ -373,6 +373,17 @@ func TestWidgetVisitorAndOperator(t *testing.T) {
 		t.Fatalf("resume: %+v", s)
 	}
 
+	// One visitor cannot hold open streams without end (one is open on this instance).
+	for i := 0; i < 7; i++ {
+		v.stream(t)
+	}
+	req, _ := http.NewRequest("GET", v.api+"/stream?t="+v.token, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 429 {
+		t.Fatalf("a ninth stream: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// Rate limit: a script flooding the chat is slowed down.
 	limited := false
 	for i := 0; i < 25 && !limited; i++ {
