@@ -18,6 +18,10 @@ import (
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/internal/testdb"
+	"github.com/omnichat/omnichat/providers/chatapi/chatapitest"
+	"github.com/omnichat/omnichat/providers/facebook/facebooktest"
+	"github.com/omnichat/omnichat/providers/viber/vibertest"
+	"github.com/omnichat/omnichat/providers/vk/vktest"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -255,4 +259,61 @@ func waitInboundFile(t *testing.T, admin *apptest.Client, dialogID int64, kind s
 		t.Fatalf("GET file %d: HTTP %d, %d bytes (want %d)", id, code, len(raw), len(want))
 	}
 	return found
+}
+
+// TestWrongCredentialsNeverEchoed: Check with a wrong secret fails with a readable error
+// that names no secret, on every platform, and the server log holds none either. The fakes
+// answer a wrong token the way their platforms do.
+func TestWrongCredentialsNeverEchoed(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	viberFake := vibertest.NewServer()
+	t.Cleanup(viberFake.Close)
+	vkFake := vktest.NewServer()
+	t.Cleanup(vkFake.Close)
+	fbFake := facebooktest.NewServer()
+	t.Cleanup(fbFake.Close)
+	caFake := chatapitest.NewServer()
+	t.Cleanup(caFake.Close)
+
+	const wrong = "wrong-SECRET-0123456789-abcdefghijklmnop"
+	for _, c := range []struct {
+		kind     string
+		settings map[string]string
+	}{
+		{"viber", map[string]string{"token": wrong, "api_url": viberFake.URL()}},
+		{"vk", map[string]string{"group_id": "229000001", "group_token": wrong, "api_url": vkFake.URL()}},
+		{"facebook", map[string]string{"page_id": fbFake.PageID, "app_id": fbFake.AppID, "app_secret": fbFake.AppSecret, "page_token": wrong, "api_url": fbFake.URL()}},
+		{"facebook", map[string]string{"page_id": fbFake.PageID, "app_id": fbFake.AppID, "app_secret": wrong, "page_token": fbFake.Token, "api_url": fbFake.URL()}},
+		{"chatapi", map[string]string{"api_url": caFake.URL(), "token": wrong, "channel_id": chatapitest.InstanceID}},
+	} {
+		code, raw := admin.Call(t, "POST", "/api/v1/channels/check", map[string]any{"kind": c.kind, "settings": c.settings}, nil)
+		if code < 400 || code >= 500 {
+			t.Errorf("%s: Check with a wrong secret: HTTP %d %s, want a 4xx", c.kind, code, raw)
+		}
+		if strings.Contains(string(raw), wrong) || strings.Contains(string(raw), "SECRET") {
+			t.Errorf("%s: the error echoes the secret: %s", c.kind, raw)
+		}
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || len(e.Error.Message) < 10 {
+			t.Errorf("%s: no readable error: %s", c.kind, raw)
+		}
+		// Creating the channel fails the same way and stores nothing.
+		code, _ = admin.Call(t, "POST", "/api/v1/channels", map[string]any{"kind": c.kind, "name": "x", "settings": c.settings}, nil)
+		if code < 400 || code >= 500 {
+			t.Errorf("%s: create with a wrong secret: HTTP %d", c.kind, code)
+		}
+	}
+	var list struct {
+		Channels []json.RawMessage `json:"channels"`
+	}
+	admin.Must(t, "GET", "/api/v1/channels", nil, &list)
+	if len(list.Channels) != 0 {
+		t.Errorf("%d channels stored after failed checks", len(list.Channels))
+	}
+	assertNoSecret(t, inst, wrong)
 }
