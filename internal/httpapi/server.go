@@ -62,7 +62,45 @@ func New(d Deps) *Server {
 	for _, f := range d.Extra {
 		f(e)
 	}
+	s.unmatchedRoutes()
 	return s
+}
+
+// unmatchedRoutes answers requests no route takes: 405 with Allow when the path exists
+// under other methods, else 404. Echo gives a group with middleware a catch-all that runs
+// the group's middleware on every unknown path below it (so an unknown page rendered the
+// sign-in form with 200, an operator got 403 for an unknown API route, and every 405 became
+// a 404); registering these last replaces those catch-alls with a plain answer.
+func (s *Server) unmatchedRoutes() {
+	e := s.echo
+	known := map[string]bool{}
+	for _, r := range e.Routes() {
+		if r.Method != echo.RouteNotFound {
+			known[r.Method+" "+r.Path] = true
+		}
+	}
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+	unmatched := func(c echo.Context) error {
+		req := c.Request()
+		var allow []string
+		for _, m := range methods {
+			if m == req.Method {
+				continue
+			}
+			probe := e.NewContext(req, nil)
+			e.Router().Find(m, echo.GetPath(req), probe)
+			if known[m+" "+probe.Path()] {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+		return echo.ErrMethodNotAllowed
+	}
+	e.RouteNotFound("/*", unmatched)
+	e.RouteNotFound("/api/v1/*", unmatched)
 }
 
 // Handler returns the http.Handler.
