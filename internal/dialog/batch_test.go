@@ -63,6 +63,7 @@ func inbound(t *testing.T, inst *apptest.Instance, channelID int64) map[string]i
 
 func TestBatcherStoresEveryMessageOnceWithPoisonedNeighbours(t *testing.T) {
 	inst, ch, b := setup(t)
+	b.Workers = 3 // three shards: visitors spread over concurrent committers
 	const total = 120
 	poisoned := func(i int) bool { return i%40 == 7 || i%40 == 23 }
 	batch := func(i int) []providers.Event {
