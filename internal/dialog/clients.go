@@ -80,7 +80,20 @@ func (s *Service) linkTx(ctx context.Context, tx pgx.Tx, visitorID int64, client
 	if err := store.LinkVisitor(ctx, tx, visitorID, clientID); err != nil {
 		return err
 	}
-	return push.Notify(ctx, tx, push.Event{Kind: "visitor.updated", VisitorID: visitorID})
+	// Addressed through the visitor's open dialogs: an event without a dialog reaches only
+	// admins, and the operator answering should see the new link.
+	ds, err := store.VisitorOpenDialogs(ctx, tx, visitorID)
+	if err != nil {
+		return err
+	}
+	evs := []push.Event{{Kind: "visitor.updated", VisitorID: visitorID}}
+	if len(ds) > 0 {
+		evs = evs[:0]
+		for _, d := range ds {
+			evs = append(evs, push.ForDialog("visitor.updated", d, 0))
+		}
+	}
+	return push.Notify(ctx, tx, evs...)
 }
 
 // ClientInput is a client record as the API takes it.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/dialog"
@@ -160,8 +162,14 @@ func TestAutoAddByPhoneAndConcurrentFirstMessages(t *testing.T) {
 	e := newEnv(t, dialog.Settings{AutoAdd: true, RecordType: "contact", FirstContactText: "Hello! We answer within minutes."})
 	ctx := context.Background()
 
-	// A new visitor without a phone: a record of the configured type, named after them.
+	// A new visitor without a phone: a record of the configured type, named after them;
+	// the operator who may see the dialog hears of the link.
+	op := e.operator(t, "op@example.com", 5, nil, true)
+	s := op.Stream(t)
 	e.message(t, "", "u-new", "Olga", "hi")
+	if ev := s.Next(t, "visitor.updated", 10*time.Second); !strings.Contains(string(ev.Data), `"d":`) {
+		t.Errorf("visitor.updated without the dialog's audience: %s", ev.Data)
+	}
 	settle(t, e.inst)
 	d := dialogOf(t, e.inst, "u-new")
 	if d.Visitor.ClientID == nil {
