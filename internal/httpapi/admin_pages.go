@@ -9,7 +9,7 @@ import (
 // adminSections are the settings pages, in menu order. Each is one server-rendered shell
 // (admin_page.html); its content loads through the same REST API integrations use
 // (web/static/js/admin.js), so the page can do nothing the API would refuse.
-var adminSections = []string{"channels", "operators", "departments", "settings", "tokens", "audit"}
+var adminSections = []string{"channels", "operators", "departments", "settings", "realtime", "tokens", "audit"}
 
 type adminView struct {
 	Section  string

@@ -66,6 +66,9 @@ func (s *Server) routes() {
 	adm.POST("/channels/:id/actions/:name", s.channelAction)
 	adm.POST("/operators", s.createOperator)
 	adm.POST("/operators/:id/invite", s.createInvite) // admin_invites.go
+	adm.GET("/realtime", s.getRealtime)               // admin_realtime.go
+	adm.PUT("/realtime", s.putRealtime)
+	adm.POST("/realtime/test", s.testRealtime)
 	adm.POST("/departments", s.saveDepartment)
 	adm.PUT("/departments/:id", s.saveDepartment)
 	adm.DELETE("/departments/:id", s.deleteDepartment)

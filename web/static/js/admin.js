@@ -296,6 +296,35 @@ async function settings() {
   return [f];
 }
 
+// ---------- Realtime ----------
+
+async function realtime() {
+  const r = await api('GET', '/api/v1/realtime');
+  const err = errorBox('realtime-error');
+  const result = h('div#rt-result', { role: 'status' });
+  const mode = (v) => h('label.check', h('input', { type: 'radio', name: 'rt-mode', value: v, id: 'rt-mode-' + v, checked: r.mode === v }), t('admin.rt.' + v));
+  const devID = h('input#rt-dev_id', { type: 'number', min: 0, value: r.dev_id || '' });
+  const devKey = h('input#rt-dev_key', { type: 'password', autocomplete: 'new-password', placeholder: r.dev_key_set ? t('admin.ch.secret_set') : '' });
+  const host = h('input#rt-host', { type: 'text', value: r.host || '', placeholder: 'app.comet-server.ru:3306' });
+  const body = () => ({ mode: (document.querySelector('input[name=rt-mode]:checked') || {}).value || 'builtin',
+    dev_id: Number(devID.value || 0), host: host.value.trim(), dev_key: devKey.value.trim() });
+  const test = h('button.secondary#rt-test', { type: 'button', onclick: async () => {
+    showError(err, null); result.replaceChildren(h('span.muted', t('admin.rt.testing')));
+    try { await api('POST', '/api/v1/realtime/test', body()); result.replaceChildren(h('span.state.ok#rt-ok', t('admin.rt.test_ok'))); } catch (e) { result.replaceChildren(); showError(err, e); }
+  } }, t('admin.rt.test'));
+  const f = h('form#realtime-form.card.form', mode('builtin'), mode('comet'),
+    h('fieldset', h('legend', 'comet-server.ru'), h('small.muted', t('admin.rt.help')),
+      h('label', 'Dev ID', devID),
+      h('label', h('span', 'Dev KEY', r.dev_key_set ? h('span.badge', t('admin.ch.secret_set')) : null), devKey),
+      h('label', t('admin.rt.host'), host)),
+    err, h('div.buttons', test, h('button.primary#rt-save', { type: 'submit' }, t('admin.save'))), result);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault(); showError(err, null);
+    try { await api('PUT', '/api/v1/realtime', body()); toast(t('admin.saved')); render(); } catch (e) { showError(err, e); }
+  });
+  return [f];
+}
+
 // ---------- API tokens and sessions ----------
 
 async function tokens() {
@@ -354,7 +383,7 @@ async function audit() {
       h('td', e.target_type + (e.target_id ? ' #' + e.target_id : '')), h('td', h('code.details', JSON.stringify(e.details))))) : h('tr', h('td.muted', { colSpan: 5 }, t('admin.audit.none')))))];
 }
 
-const sections = { channels, operators, departments: departmentsPage, settings, tokens, audit };
+const sections = { channels, operators, departments: departmentsPage, settings, realtime, tokens, audit };
 
 async function render() {
   const fn = sections[root.dataset.section];

@@ -1,0 +1,79 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/cometql/cometqltest"
+)
+
+const devKey = "k3y0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
+
+// TestRealtimeSettings: the admin switches to comet-server.ru; the Dev KEY is sealed (not in
+// the database or any answer), "test connection" signs in to a fake CometQL server with the
+// saved key and reports a wrong key in words; the page's button does the same.
+func TestRealtimeSettings(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{NoWorkers: true})
+	admin := inst.Admin(t)
+	comet := cometqltest.NewServer(15, devKey)
+	t.Cleanup(comet.Close)
+
+	var v struct {
+		Mode      string `json:"mode"`
+		DevID     int64  `json:"dev_id"`
+		DevKeySet bool   `json:"dev_key_set"`
+	}
+	admin.Must(t, "GET", "/api/v1/realtime", nil, &v)
+	if v.Mode != "builtin" || v.DevKeySet {
+		t.Fatalf("default: %+v", v)
+	}
+	if code, out := admin.Call(t, "PUT", "/api/v1/realtime", map[string]any{"mode": "comet", "dev_id": 15}, nil); code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "Dev KEY") {
+		t.Fatalf("comet without a key: HTTP %d %s", code, out)
+	}
+	admin.Must(t, "PUT", "/api/v1/realtime", map[string]any{"mode": "comet", "dev_id": 15, "host": comet.Addr(), "dev_key": devKey}, nil)
+	_, raw := admin.Call(t, "GET", "/api/v1/realtime", nil, &v)
+	if v.Mode != "comet" || v.DevID != 15 || !v.DevKeySet || strings.Contains(string(raw), devKey[:20]) {
+		t.Fatalf("saved: %s", raw)
+	}
+	var dump string
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT string_agg(x::text, '') FROM settings x`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump, devKey[:20]) || !strings.Contains(dump, "dev_key_sealed") {
+		t.Fatalf("settings row: %s", dump)
+	}
+	// Test with the saved key (sent empty), then with a wrong one.
+	admin.Must(t, "POST", "/api/v1/realtime/test", map[string]any{"dev_id": 15, "host": comet.Addr()}, nil)
+	code, out := admin.Call(t, "POST", "/api/v1/realtime/test", map[string]any{"dev_id": 15, "host": comet.Addr(), "dev_key": "wrong"}, nil)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "Access denied") {
+		t.Fatalf("wrong key: HTTP %d %s", code, out)
+	}
+	if strings.Contains(inst.Log.String(), devKey[:20]) {
+		t.Fatal("the Dev KEY is in the log")
+	}
+
+	// The page: the saved key shows as set; Test connection reports success.
+	ctx, _ := browser(t)
+	signIn(t, ctx, inst.URL, "admin@example.com", "test-password-1")
+	var ok string
+	var keyValue string
+	run(t, ctx, "test the comet connection on the page",
+		chromedp.Navigate(inst.URL+"/admin/realtime"),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #realtime-form`, chromedp.ByQuery),
+		chromedp.Value(`#rt-dev_key`, &keyValue, chromedp.ByQuery),
+		chromedp.Click(`#rt-test`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#rt-ok`, chromedp.ByQuery),
+		chromedp.Text(`#rt-ok`, &ok, chromedp.ByQuery),
+	)
+	if keyValue != "" || !strings.Contains(ok, "accepted") {
+		t.Errorf("page: key field %q, result %q", keyValue, ok)
+	}
+	if got := comet.Logins(); len(got) != 3 || got[2] != "ok 15" {
+		t.Errorf("logins at the fake comet: %v", got)
+	}
+}
