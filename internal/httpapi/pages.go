@@ -23,8 +23,9 @@ const preCSRFCookie = "omnichat_pre"
 
 // pages serves the server-rendered operator pages on top of the REST API.
 type pages struct {
-	s   *Server
-	web *web.Engine
+	s     *Server
+	web   *web.Engine
+	comet *cometSettings
 }
 
 // pageRoutes registers the pages. Every page checks the session itself (and redirects to the
@@ -32,13 +33,14 @@ type pages struct {
 // with the csrf_token field.
 func (s *Server) pageRoutes() {
 	s.inboxAPIRoutes()
+	comet := s.wireComet()
 	eng, err := web.New()
 	if err != nil {
 		// The templates are embedded: a parse error is a programming error caught by tests.
 		s.Log.Error("pages disabled: templates do not parse", "err", err)
 		return
 	}
-	p := &pages{s: s, web: eng}
+	p := &pages{s: s, web: eng, comet: comet}
 	s.pageError = p.renderError
 	e := s.echo
 	e.GET("/static/*", echo.WrapHandler(eng.StaticHandler()))
@@ -282,6 +284,15 @@ func (p *pages) inbox(c echo.Context) error {
 	}
 	for _, ch := range chs {
 		v.Channels = append(v.Channels, channelOption{ID: ch.ID, Name: ch.Name, Kind: ch.Kind})
+	}
+	// With comet-server.ru configured the page subscribes there instead of to our stream;
+	// its CSP then allows that WebSocket origin and nothing else.
+	cfg, node, err := p.comet.browser(ctx, identity(c).User.ID)
+	if err != nil {
+		p.s.Log.Warn("comet: browser config", "err", err)
+	} else if cfg != "" {
+		v.Comet = cfg
+		c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self' ws://"+node+" wss://"+node+"; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	}
 	pg := p.Page(c, "inbox.title", "inbox", v)
 	pg.Class = "inbox-page"

@@ -44,6 +44,9 @@ type Hub struct {
 	OnPresence func(userID int64, online bool)
 	// Buffer is each subscriber's queue length.
 	Buffer int
+	// OnEvent, when set, also receives every notification (the comet-server.ru forwarder).
+	// It must not block.
+	OnEvent func(Event)
 
 	epoch string
 	seq   atomic.Uint64
@@ -87,6 +90,9 @@ func (h *Hub) Run(ctx context.Context) {
 		h.Log.Warn("push: listen connection lost; reconnecting", "err", err, "in", backoff)
 		// Whatever was notified meanwhile is lost to us: tell every client to refetch.
 		h.deliver(Event{Kind: "resync"}, true)
+		if h.OnEvent != nil {
+			h.OnEvent(Event{Kind: "resync"})
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -122,6 +128,9 @@ func (h *Hub) listen(ctx context.Context) error {
 			h.refreshDepartments(ctx, ev.UserID)
 		}
 		h.deliver(ev, false)
+		if h.OnEvent != nil {
+			h.OnEvent(ev)
+		}
 	}
 }
 
