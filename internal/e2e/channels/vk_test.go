@@ -159,6 +159,18 @@ func TestVKEndToEnd(t *testing.T) {
 	admin.Must(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", p.DialogID, m.ID), nil, nil)
 	apptest.Eventually(t, 10*time.Second, "the deletion at VK", func() bool { return len(fake.Deleted()) == 1 })
 
+	// Older than VK's deletion window (error 924): refused with the reason, the message stays.
+	fake.Reset()
+	old := reply(t, admin, p.DialogID, map[string]any{"text": "an old answer"})
+	waitStatus(t, admin, p.DialogID, old.ID, "sent")
+	fake.MarkOld(strconv.FormatInt(fake.Sent()[0].ID, 10))
+	if code, raw := admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", p.DialogID, old.ID), nil, nil); code < 400 || code >= 500 {
+		t.Fatalf("deleting a too old message: HTTP %d %s, want a 4xx", code, raw)
+	}
+	if got := message(t, admin, p.DialogID, old.ID); got.DeletedAt != nil {
+		t.Fatal("a message VK refused to delete is marked deleted")
+	}
+
 	// Rate limited (error 6): put off and retried, sent once.
 	fake.Reset()
 	fake.FailNext(providertest.FailRateLimited)
