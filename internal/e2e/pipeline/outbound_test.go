@@ -40,6 +40,9 @@ func TestSendRetriesTransientFailure(t *testing.T) {
 	if sent := fake.Sent(); len(sent) != 1 || sent[0].Text != "Good afternoon!" || sent[0].ChatID != "u-42" {
 		t.Fatalf("platform accepted %+v, want one reply", sent)
 	}
+	if !strings.Contains(inst.Log.String(), "send_message") || strings.Contains(inst.Log.String(), fake.Token) {
+		t.Error("the failed attempt is not logged, or its log carries the bot token")
+	}
 }
 
 // TestSendWaitsForRetryAfter: a 429 with retry_after is retried after that delay, not before.
