@@ -96,7 +96,9 @@ func (s *Service) assignFree(ctx context.Context, tx pgx.Tx, d store.Dialog) (bo
 
 // Dispatch hands the oldest queued dialogs to free operators until nobody eligible is free.
 func (s *Service) Dispatch(ctx context.Context) error {
-	st, err := s.Settings(ctx)
+	// Fresh, not cached: this run may be the one requested by switching auto-assign on at
+	// another instance a moment ago.
+	st, err := s.loadSettings(ctx)
 	if err != nil || !st.AutoAssign {
 		return err
 	}

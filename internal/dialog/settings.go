@@ -63,6 +63,12 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 		return s.settings, nil
 	}
 	s.mu.Unlock()
+	return s.loadSettings(ctx)
+}
+
+// loadSettings reads the settings from the database, bypassing (and refreshing) the cache:
+// for rare decisions that must not act on another instance's stale view.
+func (s *Service) loadSettings(ctx context.Context) (Settings, error) {
 	st := DefaultSettings()
 	if err := store.GetSetting(ctx, s.Store.Pool, settingsKey, &st); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return st, fmt.Errorf("load settings: %w", err)
@@ -90,5 +96,9 @@ func (s *Service) PutSettings(ctx context.Context, actorID int64, st Settings) (
 	s.mu.Lock()
 	s.settings, s.settingsAt = st, time.Now()
 	s.mu.Unlock()
+	if st.AutoAssign {
+		// Auto-assign may have just been switched on: hand out what waits.
+		s.RequestDispatch(ctx)
+	}
 	return st, nil
 }

@@ -232,3 +232,24 @@ func TestNewDialogDoesNotJumpTheQueue(t *testing.T) {
 		t.Fatalf("old → %d, new → %d; want the oldest (old) to get the one free slot", assignee(t, e, "old"), assignee(t, e, "new"))
 	}
 }
+
+// TestSwitchingAutoAssignOnHandsOutTheQueue: dialogs queued while auto-assign was off are
+// handed out when an admin switches it on (at another instance than the one whose worker
+// runs the dispatch, which must not act on a cached "off").
+func TestSwitchingAutoAssignOnHandsOutTheQueue(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAssign: false, RecordType: "client"}, "Support")
+	a := e.operator(t, "a@example.com", 5, []int64{e.deps[0]}, true)
+	instB := apptest.Start(t, apptest.Options{DatabaseURL: e.inst.DatabaseURL})
+	e.message(t, "", "v1", "Visitor", "hello")
+	e.message(t, instB.URL, "v2", "Visitor", "hello")
+	settle(t, e.inst)
+	if assignee(t, e, "v1") != 0 || assignee(t, e, "v2") != 0 {
+		t.Fatal("assigned with auto-assign off")
+	}
+	adminB := &apptest.Client{Base: instB.URL, Token: e.admin.Token, UserID: e.admin.UserID, HTTP: e.admin.HTTP}
+	adminB.Must(t, "PUT", "/api/v1/settings", dialog.Settings{AutoAssign: true, RecordType: "client"}, nil)
+	settle(t, e.inst)
+	if assignee(t, e, "v1") != a.UserID || assignee(t, e, "v2") != a.UserID {
+		t.Fatalf("after switching auto-assign on: %d %d, want A %d", assignee(t, e, "v1"), assignee(t, e, "v2"), a.UserID)
+	}
+}
