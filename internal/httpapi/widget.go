@@ -40,7 +40,7 @@ import (
 //	GET  /widget/api/{channel}/messages     the visitor's history
 //	POST /widget/api/{channel}/messages     a visitor's message (EventFilter + Ingest)
 //	POST /widget/api/{channel}/uploads      a visitor's file, before the message naming it
-//	GET  /widget/api/{channel}/uploads/{r}  the upload, for omnichat's own download job (signed)
+//	GET  /widget/api/{channel}/uploads/{r}  the upload, once, for omnichat's own download job (signed)
 //	GET  /widget/api/{channel}/files/{id}   a file of the conversation
 //	GET  /widget/api/{channel}/stream       live notices (SSE; token in ?t=, EventSource sends no headers)
 
@@ -436,7 +436,14 @@ func (s *Server) widgetUploadRead(c echo.Context) error {
 	}
 	defer r.Close()
 	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	return c.Stream(http.StatusOK, "application/octet-stream", r)
+	if err := c.Stream(http.StatusOK, "application/octet-stream", r); err != nil {
+		return err
+	}
+	// The download job has its own copy now: the upload is read once, then removed.
+	if err := s.Blob.Delete(context.WithoutCancel(c.Request().Context()), ref); err != nil {
+		s.Log.Warn("widget: remove a read upload", "channel", live.Channel.ID, "err", err)
+	}
+	return nil
 }
 
 func (s *Server) widgetFile(c echo.Context) error {

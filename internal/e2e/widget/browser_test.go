@@ -123,7 +123,8 @@ func TestWidgetDemoInChromium(t *testing.T) {
 		chromedp.Navigate(inst.URL+"/widget/demo"),
 		chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
 		chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#omnichat-widget-frame`, chromedp.ByQuery),
+		// The frame's node is taken once its page has loaded (before, it holds about:blank).
+		chromedp.WaitVisible(`#omnichat-widget-frame[data-loaded]`, chromedp.ByQuery),
 		chromedp.Nodes(`#omnichat-widget-frame`, &frames, chromedp.ByQuery),
 	)
 	frame := chromedp.FromNode(frames[0])
@@ -233,7 +234,8 @@ func TestWidgetDemoInChromium(t *testing.T) {
 	run(t, ctx, "its button and chat",
 		chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
 		chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#omnichat-widget-frame`, chromedp.ByQuery),
+		// The frame's node is taken once its page has loaded (before, it holds about:blank).
+		chromedp.WaitVisible(`#omnichat-widget-frame[data-loaded]`, chromedp.ByQuery),
 		chromedp.Nodes(`#omnichat-widget-frame`, &frames, chromedp.ByQuery),
 	)
 	run(t, ctx, "the chat in the other site's frame",

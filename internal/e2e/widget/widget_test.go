@@ -20,6 +20,7 @@ import (
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/internal/testdb"
 	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
+	"github.com/omnichat/omnichat/providers/widget"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -348,6 +349,14 @@ func TestWidgetVisitorAndOperator(t *testing.T) {
 	}
 	if h, _ := other.history(t); len(h) != 0 {
 		t.Fatalf("another visitor sees history: %+v", h)
+	}
+	// The signed upload link was read once by the download job, and is gone now.
+	_, live, err := inst.App.Channels.Live(context.Background(), ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get(fmt.Sprintf("%s/uploads/%s?sig=%s", v.api, up["ref"], widget.UploadSig(live, up["ref"].(string)))); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("a second read of the upload: %v %v", resp, err)
 	}
 	// An upload link without the signature is refused.
 	if resp, err := http.Get(fmt.Sprintf("%s/uploads/%s", v.api, up["ref"])); err != nil || resp.StatusCode != 404 {

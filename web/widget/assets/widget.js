@@ -31,6 +31,7 @@
         frame.title = cfg.title;
         frame.src = info.frame;
         frame.setAttribute("allow", "clipboard-write");
+        frame.addEventListener("load", function () { frame.setAttribute("data-loaded", "true"); });
         var fs = frame.style;
         fs.position = "fixed"; fs.bottom = "88px"; fs[side] = "20px"; fs.zIndex = "2147483647";
         fs.width = "360px"; fs.maxWidth = "calc(100vw - 40px)"; fs.height = "520px"; fs.maxHeight = "calc(100vh - 120px)";
