@@ -202,6 +202,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (store.Session
 	return sess, u, err
 }
 
+// Sessions lists a user's live sessions (kind "session") or API tokens (kind "api").
+func (s *Service) Sessions(ctx context.Context, userID int64, kind string) ([]store.Session, error) {
+	return store.ListSessions(ctx, s.Store.Pool, userID, kind, s.now())
+}
+
 // CreateUser adds a user; an empty password generates one, which is returned.
 func (s *Service) CreateUser(ctx context.Context, actorID int64, email, name, role, password string, capacity int) (store.User, string, error) {
 	email = strings.TrimSpace(email)

@@ -433,7 +433,7 @@ func (s *Server) listSessions(c echo.Context) error {
 	if c.Path() == "/api/v1/tokens" {
 		kind = "api"
 	}
-	ss, err := store.ListSessions(c.Request().Context(), s.Store.Pool, identity(c).User.ID, kind)
+	ss, err := s.Auth.Sessions(c.Request().Context(), identity(c).User.ID, kind)
 	if err != nil {
 		return err
 	}

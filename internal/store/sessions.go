@@ -67,10 +67,11 @@ func DeleteUserSessions(ctx context.Context, db DB, userID int64, kind string) e
 	return notFoundOrNil(err, "delete user sessions")
 }
 
-// ListSessions lists a user's live sessions of a kind.
-func ListSessions(ctx context.Context, db DB, userID int64, kind string) ([]Session, error) {
+// ListSessions lists a user's sessions of a kind that are live at now (the caller's clock,
+// as for SessionUser).
+func ListSessions(ctx context.Context, db DB, userID int64, kind string, now time.Time) ([]Session, error) {
 	rows, err := db.Query(ctx, `SELECT id, user_id, kind, name, user_agent, ip, created_at, last_used_at, expires_at
-		FROM sessions WHERE user_id = $1 AND kind = $2 AND expires_at > now() ORDER BY id DESC`, userID, kind)
+		FROM sessions WHERE user_id = $1 AND kind = $2 AND expires_at > $3 ORDER BY id DESC`, userID, kind, now)
 	if err != nil {
 		return nil, notFound(err, "list sessions")
 	}
