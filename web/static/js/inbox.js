@@ -303,13 +303,10 @@ loadOperators().then(() => side.render());
 // One live connection: comet-server.ru when configured, else the SSE stream. Both call
 // sync() on every (re)connect, which (re)loads the list, the counts and the conversation.
 const handlers = { event: onEvent, sync, state: liveState };
-if (root.dataset.comet) {
-  let cfg = null;
-  try { cfg = JSON.parse(root.dataset.comet); } catch { cfg = null; }
-  if (cfg) connectComet(cfg, handlers); else connectSSE(handlers);
-} else {
-  connectSSE(handlers);
-}
+let cometCfg = null;
+try { cometCfg = root.dataset.comet ? JSON.parse(root.dataset.comet) : null; } catch { cometCfg = null; }
+$('#live-state').dataset.transport = cometCfg ? 'comet' : 'sse';
+if (cometCfg) connectComet(cometCfg, handlers); else connectSSE(handlers);
 // Before the first "hello", show something at once.
 loadList(true);
 loadCounts();

@@ -1,0 +1,59 @@
+package browser
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/push/comettest"
+)
+
+// TestInboxOverComet: with a comet-server.ru account configured, the inbox subscribes via
+// comet's WebSocket (authenticated with our JWT) instead of our SSE stream, and a webhook
+// dialog still appears live. Only ids cross comet: no message text or names.
+func TestInboxOverComet(t *testing.T) {
+	fake, err := comettest.Start(15, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	root := startChromium(t)
+	w := setup(t)
+	var view map[string]any
+	w.admin.Must(t, "PUT", "/api/v1/settings/comet", map[string]any{"dev_id": 15, "dev_key": fake.DevKey, "addr": fake.Addr(), "node": fake.Node()}, &view)
+	if view["enabled"] != true || view["dev_key_set"] != true || strings.Contains(fmt.Sprint(view), fake.DevKey) {
+		t.Fatalf("comet settings answer: %v", view)
+	}
+
+	anna := newBrowser(t, root, w.inst, "anna", 1280, 900)
+	anna.signIn("anna@example.com", password)
+	apptest.Eventually(t, 5*time.Second, "anna's comet socket", func() bool { return fake.Sockets(w.anna.UserID) == 1 })
+	var transport string
+	anna.run("which transport", chromedp.Evaluate(`document.getElementById('live-state').dataset.transport`, &transport))
+	if transport != "comet" {
+		t.Fatalf("the inbox uses %q, want comet", transport)
+	}
+	anna.run("open the queue tab", chromedp.Click(`[data-tab=queue]`, chromedp.ByQuery))
+	w.visitorSays(t, "v-7", "Carl", "Comet", "Hello via comet")
+	anna.run("the new dialog appears live through comet",
+		waitText(`#dialogs .dialog-row`, "Carl Comet"),
+		waitText(`[data-count=queue]`, "1"),
+	)
+	var toAnna bool
+	for _, q := range fake.Queries() {
+		if strings.Contains(q, "Hello via comet") || strings.Contains(q, "Carl") {
+			t.Fatalf("content crossed comet: %s", q)
+		}
+		if strings.HasPrefix(q, "INSERT INTO users_messages (id, event, message) VALUES ("+strconv.FormatInt(w.anna.UserID, 10)+", ") {
+			toAnna = true
+		}
+	}
+	if !toAnna {
+		t.Fatalf("no users_messages for anna: %q", fake.Queries())
+	}
+}
