@@ -317,3 +317,26 @@ func TestWrongCredentialsNeverEchoed(t *testing.T) {
 	}
 	assertNoSecret(t, inst, wrong)
 }
+
+// updatesFor reads the stream for a while and counts kind events about message id.
+func updatesFor(t *testing.T, s *apptest.Stream, kind string, id int64, wait time.Duration) int {
+	t.Helper()
+	n := 0
+	deadline := time.After(wait)
+	for {
+		select {
+		case ev, ok := <-s.C:
+			if !ok {
+				return n
+			}
+			if ev.Kind == kind {
+				var p pushed
+				if json.Unmarshal(ev.Data, &p) == nil && p.MessageID == id {
+					n++
+				}
+			}
+		case <-deadline:
+			return n
+		}
+	}
+}

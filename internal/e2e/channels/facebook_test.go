@@ -129,6 +129,10 @@ func TestFacebookEndToEnd(t *testing.T) {
 	read := facebooktest.Update(page, facebooktest.Read(page, psid, time.Now().Add(time.Second), time.Now()))
 	fbDo(t, mustReq(facebooktest.WebhookRequest(ctx, ch.WebhookURL, fake.AppSecret, read)))
 	waitStatus(t, admin, p.DialogID, m.ID, "read")
+	// Each change reached the operators' stream: sent, delivered, read.
+	if n := updatesFor(t, stream, "message.updated", m.ID, time.Second); n < 3 {
+		t.Errorf("%d message.updated events for the reply, want 3 (sent, delivered, read)", n)
+	}
 	// Messenger cannot delete a sent message: the operator is told so, the message stays.
 	if code, raw := admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", p.DialogID, m.ID), nil, nil); code < 400 || code >= 500 {
 		t.Fatalf("delete on Messenger: HTTP %d %s, want a 4xx", code, raw)

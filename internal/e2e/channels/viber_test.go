@@ -114,7 +114,7 @@ func TestViberEndToEnd(t *testing.T) {
 		"buttons": [][]map[string]string{{{"text": "Yes", "data": "call-yes"}, {"text": "No", "data": "call-no"}}}})
 	waitStatus(t, admin, p.DialogID, m.ID, "sent")
 	sent := fake.Sent()
-	if len(sent) != 1 || sent[0].Receiver != vibertest.UserID || sent[0].Text != "Shall we call you?" || sent[0].Keyboard == nil || len(sent[0].Keyboard.Buttons) != 2 {
+	if len(sent) != 1 || sent[0].Receiver != vibertest.UserID || sent[0].SenderName != vibertest.BotName || sent[0].Text != "Shall we call you?" || sent[0].Keyboard == nil || len(sent[0].Keyboard.Buttons) != 2 {
 		t.Fatalf("sent %+v", sent)
 	}
 	// Receipts move the status: delivered, then seen (read).
