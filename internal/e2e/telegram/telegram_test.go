@@ -301,6 +301,18 @@ func TestTelegramBotEndToEnd(t *testing.T) {
 		t.Fatalf("not marked deleted: %+v", dm)
 	}
 
+	// Past Telegram's 48-hour window the delete is refused with a readable reason.
+	fake.Reset()
+	old := e.reply(t, d.ID, map[string]string{"text": "an old answer"})
+	fake.MarkOld(telegramtest.UserID, fake.Sent()[0].MessageID)
+	code, raw = admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, old.ID), nil, nil)
+	if code != 409 || !strings.Contains(string(raw), "48") {
+		t.Fatalf("deleting an old message: HTTP %d %s", code, raw)
+	}
+	if om := e.message(t, d.ID, old.ID); om.DeletedAt != nil {
+		t.Fatal("a message Telegram refused to delete is marked deleted")
+	}
+
 	// 429: the send waits retry_after and then goes out once.
 	fake.Reset()
 	fake.FailNextCall("sendMessage", telegramtest.Failure{Code: 429, RetryAfter: 1})
