@@ -191,6 +191,34 @@ func TestVKEndToEnd(t *testing.T) {
 		t.Errorf("failure reason %q", m.Error)
 	}
 
+	// The admin edits a setting (secrets left empty keep their values): Check runs again and
+	// the webhook is set again on the same callback server, not a new one each time (VK
+	// allows ten).
+	var updated channelView
+	admin.Must(t, "PUT", apptest.Path("/api/v1/channels/%d", ch.ID), map[string]any{"settings": map[string]string{
+		"group_id": strconv.FormatInt(vktest.GroupID, 10), "group_token": "", "api_url": fake.URL(), "app_id": "51234567"}}, &updated)
+	if updated.Settings["app_id"] != "51234567" || updated.Settings["group_name"] != vktest.GroupName {
+		t.Fatalf("after update: %+v", updated.Settings)
+	}
+	if s := fake.CallbackServers(); len(s) != 1 || s[0].URL != ch.WebhookURL {
+		t.Fatalf("callback servers after an update: %+v", s)
+	}
+	if err := fake.Confirm(ctx); err != nil {
+		t.Fatalf("confirmation after an update: %v", err)
+	}
+	// Disabled: the callback server goes, VK's deliveries get 410; enabled again: it is back.
+	admin.Must(t, "PUT", apptest.Path("/api/v1/channels/%d", ch.ID), map[string]any{"enabled": false}, nil)
+	if s := fake.CallbackServers(); len(s) != 0 {
+		t.Fatalf("callback servers of a disabled channel: %+v", s)
+	}
+	admin.Must(t, "PUT", apptest.Path("/api/v1/channels/%d", ch.ID), map[string]any{"enabled": true}, nil)
+	if s := fake.CallbackServers(); len(s) != 1 {
+		t.Fatalf("callback servers after enabling again: %+v", s)
+	}
+	if code, answer, _ := fake.DeliverMessage(ctx, "ev-back", vktest.UserID, 50, "back again"); code != 200 || string(answer) != "ok" {
+		t.Fatalf("deliver after enabling again: %d %q", code, answer)
+	}
+
 	assertNoSecret(t, inst, fake.Token)
 
 	// Removing the channel removes our callback server at VK.
