@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers"
@@ -41,7 +42,13 @@ func (s *Service) Deliver(ctx context.Context, messageID int64, lastAttempt bool
 	}
 	p, ch, err := s.providerFor(ctx, d.ChannelID)
 	if err != nil {
-		return s.fail(ctx, m, d, "the channel is gone or its settings cannot be read")
+		// A deleted channel fails the message at once; a database hiccup is retried.
+		var ae *apperr.Error
+		if (errors.As(err, &ae) && ae.Code == apperr.NotFound) || lastAttempt {
+			s.Log.Info("send: channel unavailable", "message", m.ID, "channel", d.ChannelID, "err", err)
+			return s.fail(ctx, m, d, "the channel is gone or its settings cannot be read")
+		}
+		return fmt.Errorf("send message %d: open channel %d: %w", m.ID, d.ChannelID, err)
 	}
 	to := providers.Recipient{UserID: d.Visitor.ExternalID, ChatID: d.Visitor.ChatID}
 	callCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)

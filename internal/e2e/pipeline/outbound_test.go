@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers"
 	"github.com/omnichat/omnichat/providers/example"
 )
 
@@ -199,5 +201,37 @@ func TestSendPartialMultipartNoDuplicate(t *testing.T) {
 	del := fake.Deleted()
 	if len(del) != 2 || !slices.Contains(del, sent[0].ID) || !slices.Contains(del, sent[1].ID) {
 		t.Fatalf("platform deleted %v, want both parts %d and %d", del, sent[0].ID, sent[1].ID)
+	}
+}
+
+// noDelete is the example provider on a platform that cannot delete messages.
+type noDelete struct{ *example.Provider }
+
+func (noDelete) DeleteMessage(context.Context, providers.Channel, providers.Recipient, string) error {
+	return providers.ErrUnsupported
+}
+
+// TestDeleteUnsupported: where the platform cannot delete, the operator gets 409 with a
+// clear message and the message stays as it was.
+func TestDeleteUnsupported(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{Registry: providers.NewRegistry(noDelete{example.New()})})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+	m := reply(t, admin, d.ID, "hello", nil)
+	waitStatus(t, admin, d.ID, m.ID, "sent", 10*time.Second)
+	code, body := admin.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, m.ID), nil, nil)
+	if code != http.StatusConflict || !strings.Contains(string(body), "delete") {
+		t.Fatalf("delete on a platform without deletion: %d %s, want 409 saying so", code, body)
+	}
+	if got := message(t, admin, d.ID, m.ID); got.DeletedAt != nil {
+		t.Fatal("the message is marked deleted although the platform kept it")
+	}
+	// Another operator may not delete the admin's message.
+	admin.Must(t, "POST", "/api/v1/operators", map[string]any{"email": "op@example.com", "password": "test-password-1"}, nil)
+	op := inst.SignIn(t, "op@example.com", "test-password-1")
+	if code, body := op.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, m.ID), nil, nil); code != http.StatusForbidden && code != http.StatusNotFound {
+		t.Fatalf("an operator deleting someone else's message: %d %s", code, body)
 	}
 }
