@@ -175,6 +175,24 @@ func TestWidgetDemoInChromium(t *testing.T) {
 		waitJS(inFrame(`return [...d.querySelectorAll('.msg.out')].some(e => e.textContent.includes('Hi Maria, we are here to help!'));`)),
 	)
 
+	// Buttons under a reply: the visitor's press comes back to the operator.
+	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages", p.D), map[string]any{"text": "Was this helpful?",
+		"buttons": [][]map[string]string{{{"text": "Yes", "data": "helpful:yes"}, {"text": "No", "data": "helpful:no"}}}}, nil)
+	run(t, ctx, "press a button",
+		waitJS(inFrame(`return [...d.querySelectorAll('.msg.out .buttons button')].some(b => b.textContent === 'Yes');`)),
+		chromedp.Evaluate(inFrame(`[...d.querySelectorAll('.msg.out .buttons button')].find(b => b.textContent === 'Yes').click(); return true;`), nil),
+	)
+	apptest.Eventually(t, 10*time.Second, "the button press at the operator", func() bool {
+		msgs.Messages = nil
+		admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d/messages", p.D), nil, &msgs)
+		for _, m := range msgs.Messages {
+			if m.Kind == "button" && strings.Contains(string(m.Data), "helpful:yes") {
+				return true
+			}
+		}
+		return false
+	})
+
 	// The visitor attaches a photo: uploaded, stored, shown to the operator and in the widget.
 	photoPath := filepath.Join(t.TempDir(), "receipt.jpg")
 	if err := os.WriteFile(photoPath, telegramtest.SampleJPEG(), 0o600); err != nil {
