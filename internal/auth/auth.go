@@ -132,38 +132,50 @@ func (s *Service) now() time.Time {
 
 // Login checks credentials and opens a session. Failed attempts are limited per address
 // and per email; the answer never tells which of email or password was wrong.
+//
+// Each attempt is recorded as a failure before it is checked, and counted with the others
+// after: concurrent guesses (on any instance) see each other, so a burst cannot get more
+// than the limit through. A refused or successful attempt takes its record back.
 func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (string, store.Session, store.User, error) {
 	email = strings.TrimSpace(email)
 	emailKey, ipKey := "email:"+strings.ToLower(email), "ip:"+ip
-	for key, max := range map[string]int{emailKey: MaxPerEmail, ipKey: MaxPerAddress} {
-		n, err := store.LoginFailures(ctx, s.Store.Pool, key, s.now().Add(-Window))
+	now := s.now()
+	attempt, err := store.ReserveLoginAttempt(ctx, s.Store.Pool, now, emailKey, ipKey)
+	if err != nil {
+		return "", store.Session{}, store.User{}, err
+	}
+	release := func() error { return store.ReleaseLoginAttempt(context.WithoutCancel(ctx), s.Store.Pool, attempt) }
+	for _, l := range []struct {
+		key string
+		max int
+	}{{emailKey, MaxPerEmail}, {ipKey, MaxPerAddress}} {
+		n, err := store.LoginFailures(ctx, s.Store.Pool, l.key, now.Add(-Window))
 		if err != nil {
-			return "", store.Session{}, store.User{}, err
+			return "", store.Session{}, store.User{}, errors.Join(err, release())
 		}
-		if n >= max {
+		if n > l.max { // n includes this attempt
+			if err := release(); err != nil {
+				return "", store.Session{}, store.User{}, err
+			}
 			return "", store.Session{}, store.User{}, apperr.New(apperr.RateLimited, "too many failed sign-ins: try again in %d minutes", int(Window.Minutes()))
 		}
 	}
 	u, err := store.UserByEmail(ctx, s.Store.Pool, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", store.Session{}, store.User{}, err
+		return "", store.Session{}, store.User{}, errors.Join(err, release())
 	}
 	if err != nil || !u.Active || len(password) > MaxPasswordLen {
 		CheckPassword(dummyHash, password)
-		return "", store.Session{}, store.User{}, s.fail(ctx, emailKey, ipKey)
+		return "", store.Session{}, store.User{}, ErrBadCredentials // the reserved record stays: a failure
 	}
 	if !CheckPassword(u.PasswordHash, password) {
-		return "", store.Session{}, store.User{}, s.fail(ctx, emailKey, ipKey)
+		return "", store.Session{}, store.User{}, ErrBadCredentials
+	}
+	if err := release(); err != nil {
+		return "", store.Session{}, store.User{}, err
 	}
 	tok, sess, err := s.NewSession(ctx, u.ID, "session", "", ip, userAgent)
 	return tok, sess, u, err
-}
-
-func (s *Service) fail(ctx context.Context, keys ...string) error {
-	if err := store.RecordLoginFailure(ctx, s.Store.Pool, s.now(), keys...); err != nil {
-		return err
-	}
-	return ErrBadCredentials
 }
 
 // NewSession opens a session (kind "session") or an API token (kind "api").

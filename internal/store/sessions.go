@@ -93,6 +93,36 @@ func RecordLoginFailure(ctx context.Context, db DB, at time.Time, keys ...string
 	return notFoundOrNil(err, "record login failure")
 }
 
+// LoginAttempt identifies the rows ReserveLoginAttempt wrote.
+type LoginAttempt []string
+
+// ReserveLoginAttempt records a sign-in attempt as a failure under each key before the
+// password is checked, so concurrent attempts count each other (auth.Service.Login).
+func ReserveLoginAttempt(ctx context.Context, db DB, at time.Time, keys ...string) (LoginAttempt, error) {
+	// login_failures has no key of its own; the rows' ctid names them until they are
+	// deleted (rows here are never updated, so a ctid does not move).
+	rows, err := db.Query(ctx, `INSERT INTO login_failures (key, at) SELECT unnest($1::text[]), $2 RETURNING ctid::text`, keys, at)
+	if err != nil {
+		return nil, notFound(err, "reserve login attempt")
+	}
+	defer rows.Close()
+	var a LoginAttempt
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, notFound(err, "reserve login attempt")
+		}
+		a = append(a, id)
+	}
+	return a, notFoundOrNil(rows.Err(), "reserve login attempt")
+}
+
+// ReleaseLoginAttempt takes back a reserved attempt (it succeeded or was refused).
+func ReleaseLoginAttempt(ctx context.Context, db DB, a LoginAttempt) error {
+	_, err := db.Exec(ctx, `DELETE FROM login_failures WHERE ctid = ANY($1::tid[])`, []string(a))
+	return notFoundOrNil(err, "release login attempt")
+}
+
 // LoginFailures counts failures of key after since.
 func LoginFailures(ctx context.Context, db DB, key string, since time.Time) (int, error) {
 	var n int

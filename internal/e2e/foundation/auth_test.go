@@ -477,3 +477,42 @@ func TestBootstrapAdminOnce(t *testing.T) {
 	wantError(t, "the new bootstrap password", signIn(t, c.URL, "boss@example.com", "a-new-password-2", nil), 401, "unauthorized")
 	mustSignIn(t, c.URL, "boss@example.com", "boss-password-1")
 }
+
+// A burst of concurrent guesses, spread over two instances, gets no more than the limit
+// through to a password check: the rest are refused before it.
+func TestSignInRateLimitHoldsUnderABurst(t *testing.T) {
+	a := apptest.Start(t, apptest.Options{NoWorkers: true})
+	b := apptest.Start(t, apptest.Options{NoWorkers: true, DatabaseURL: a.DatabaseURL})
+	createUser(t, a, "op@example.com", "operator")
+	const burst = 16
+	statuses := make([]int, burst)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range burst {
+		inst := map[bool]*apptest.Instance{true: a, false: b}[i%2 == 0]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			statuses[i] = signIn(t, inst.URL, "op@example.com", apptest.Path("guess-%d-password", i), nil).Status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	if counts[401] > auth.MaxPerEmail || counts[401]+counts[429] != burst {
+		t.Errorf("statuses %v: at most %d wrong passwords may be checked", counts, auth.MaxPerEmail)
+	}
+	var n int
+	if err := a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM login_failures WHERE key = 'email:op@example.com'`).Scan(&n); err != nil || n != counts[401] {
+		t.Errorf("%d failures recorded (%v), want %d", n, err, counts[401])
+	}
+	t.Logf("burst of %d: %v", burst, counts)
+	// A right password after the burst is refused too (the limit is reached or nearly).
+	if counts[401] == auth.MaxPerEmail {
+		wantError(t, "after the burst", signIn(t, a.URL, "op@example.com", password, nil), 429, "rate_limited")
+	}
+}
