@@ -131,7 +131,7 @@ func (e *env) department(t *testing.T, name string, members ...int64) int64 {
 func settle(t *testing.T, inst *apptest.Instance) {
 	t.Helper()
 	ctx := context.Background()
-	apptest.Eventually(t, 30*time.Second, "the job queue to drain", func() bool {
+	apptest.Eventually(t, 60*time.Second, "the job queue to drain", func() bool {
 		var n int
 		err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind IN ('assign_dialog', 'dispatch_queue', 'link_client', 'send_message')
 			AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`).Scan(&n)
