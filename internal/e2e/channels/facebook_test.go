@@ -190,6 +190,19 @@ func TestFacebookEndToEnd(t *testing.T) {
 		t.Errorf("failure reason %q does not mention the 24-hour window", m.Error)
 	}
 
+	// An edit re-subscribes (Meta verifies the callback again with the same stored token).
+	var updated channelView
+	fake.Reset()
+	admin.Must(t, "PUT", apptest.Path("/api/v1/channels/%d", ch.ID), map[string]any{"settings": map[string]string{
+		"page_id": page, "app_id": fake.AppID, "app_secret": "", "page_token": "", "api_url": fake.URL(), "human_agent": "true"}}, &updated)
+	sub2, _ := fake.Subscription()
+	if got := getChannel(t, admin, ch.ID); got.WebhookState != "set" || sub2.VerifyToken != sub.VerifyToken || sub2.CallbackURL != ch.WebhookURL {
+		t.Fatalf("after an edit: webhook %q %s, subscription %+v", got.WebhookState, got.WebhookError, sub2)
+	}
+	if n := len(fake.CallsTo(facebooktest.CallSubscribeApp)); n != 1 || updated.Settings["human_agent"] != "true" {
+		t.Fatalf("after an edit: %d app subscriptions, settings %+v", n, updated.Settings)
+	}
+
 	assertNoSecret(t, inst, fake.Token, fake.AppSecret, sub.VerifyToken)
 
 	// Removing the channel unsubscribes the page.
