@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/blob"
 	"github.com/omnichat/omnichat/internal/fetch"
 	"github.com/omnichat/omnichat/internal/push"
@@ -25,10 +26,6 @@ const MaxDownload = 50 << 20
 
 // FetchAttachments downloads a message's incoming files into blob storage.
 func (s *Service) FetchAttachments(ctx context.Context, a FetchAttachmentsArgs, lastAttempt bool) error {
-	p, ch, err := s.providerFor(ctx, a.ChannelID)
-	if err != nil {
-		return err
-	}
 	m, err := store.MessageByID(ctx, s.Store.Pool, a.MessageID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -36,10 +33,21 @@ func (s *Service) FetchAttachments(ctx context.Context, a FetchAttachmentsArgs, 
 	if err != nil {
 		return err
 	}
+	p, ch, chErr := s.providerFor(ctx, a.ChannelID)
+	var ae *apperr.Error
+	gone := errors.As(chErr, &ae) && ae.Code == apperr.NotFound
+	if chErr != nil && !gone && !lastAttempt {
+		return fmt.Errorf("fetch attachments of message %d: open channel: %w", m.ID, chErr)
+	}
 	atts := m.Attachments
 	var retry error
 	for i := range atts {
 		if i >= len(a.Sources) || !atts[i].Pending {
+			continue
+		}
+		if chErr != nil {
+			// Without the channel nothing can be downloaded: settle rather than spin forever.
+			atts[i].Pending, atts[i].Error = false, "the file could not be downloaded: the channel is gone"
 			continue
 		}
 		f, err := s.download(ctx, p, ch, a.Sources[i], atts[i])
