@@ -188,6 +188,7 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 		chromedp.WaitVisible(`#channels-table tbody tr[data-id] .channel-state .ok`, chromedp.ByQuery),
 		chromedp.Text(`#channels-table tbody tr[data-id] .channel-state`, &stateCell, chromedp.ByQuery),
 	)
+	shot(t, ctx, "channels-saved")
 	wh := fake.Webhook()
 	if wh.URL == "" || wh.URL != shownURL || !strings.HasPrefix(shownURL, inst.URL+"/webhooks/") {
 		t.Fatalf("webhook at the fake %q, shown %q", wh.URL, shownURL)
@@ -318,6 +319,7 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 		chromedp.WaitVisible(`#channel-form .instructions`, chromedp.ByQuery),
 		chromedp.Text(`#channel-form .instructions`, &instrRu, chromedp.ByQuery),
 	)
+	shot(t, ctx, "channels-ru")
 	if navRu != "Каналы" || !strings.Contains(instrRu, "Создайте бота") {
 		t.Errorf("Russian page: nav %q, instructions %.80q", navRu, instrRu)
 	}
@@ -354,6 +356,20 @@ func TestAdminConnectsTelegramAndOperatorIsKeptOut(t *testing.T) {
 		t.Errorf("browser: %s", p)
 	}
 	t.Logf("wrong token: %q; Check filled bot name %q; webhook set at %s; list state %q", errText, botName, wh.URL, stateCell)
+}
+
+// shot saves a screenshot into $ADMIN_SCREENSHOTS (for looking at the pages by eye).
+func shot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("ADMIN_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	_ = os.WriteFile(dir+"/"+name+".png", png, 0o644)
 }
 
 func clearCookies() chromedp.Action { return network.ClearBrowserCookies() }
