@@ -43,6 +43,10 @@ func TestVKEndToEnd(t *testing.T) {
 		t.Fatalf("confirmation: %v", err)
 	}
 
+	// The visitor's profile photo lives on VK's CDN (here a local server).
+	media := cdn(t)
+	fake.AddUser(vktest.User{ID: vktest.UserID, FirstName: "Ivan", LastName: "Petrov", Screen: "ivan.petrov", Photo200: media.URL + "/ava.jpg"})
+
 	stream := admin.Stream(t)
 	code, answer, err := fake.DeliverMessage(ctx, "ev-1", vktest.UserID, 1, "Hello from VK")
 	if err != nil || code != 200 || string(answer) != "ok" {
@@ -80,7 +84,6 @@ func TestVKEndToEnd(t *testing.T) {
 	apptest.Eventually(t, 10*time.Second, "the visitor reachable again", func() bool { return !getDialog(t, admin, p.DialogID).Visitor.Unreachable })
 
 	// A photo: the largest size is downloaded and stored.
-	media := cdn(t)
 	photo := vktest.MessageNewObject(vktest.UserID, 2, "", time.Now())
 	photo["message"].(map[string]any)["attachments"] = []any{map[string]any{"type": "photo", "photo": map[string]any{
 		"id": 457239017, "owner_id": vktest.UserID, "date": time.Now().Unix(), "access_key": "3f6b1c0e9a2d4b8c11",
@@ -94,9 +97,9 @@ func TestVKEndToEnd(t *testing.T) {
 	}
 	waitInboundFile(t, admin, p.DialogID, "image", pngBytes)
 	// The name comes from users.get in the background.
-	apptest.Eventually(t, 15*time.Second, "the visitor's name", func() bool {
+	apptest.Eventually(t, 15*time.Second, "the visitor's name and avatar", func() bool {
 		v := getDialog(t, admin, p.DialogID).Visitor
-		return v.FirstName == "Ivan" && v.LastName == "Petrov"
+		return v.FirstName == "Ivan" && v.LastName == "Petrov" && v.AvatarFileID != nil
 	})
 
 	// The operator answers with a callback button: one messages.send with a random_id.
