@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -547,8 +549,17 @@ func TestEmbeddedDatabaseFirstStartAndRestart(t *testing.T) {
 		if !strings.Contains(p.stdout.String(), want) {
 			t.Fatalf("start %d: want %q in\n%s", i+1, want, p.stdout)
 		}
-		if pidFile() == "" {
+		pf := pidFile()
+		if pf == "" {
 			t.Fatalf("start %d: no running cluster under the data directory", i+1)
+		}
+		raw, err := os.ReadFile(pf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgPID, err := strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
+		if err != nil || syscall.Kill(pgPID, 0) != nil {
+			t.Fatalf("start %d: postmaster.pid %q names no live process", i+1, raw)
 		}
 		if code, tok := signIn(t, base, "boss@example.com", "boss-password-1"); code != 200 || tok == "" {
 			t.Fatalf("start %d: sign in: %d %s", i+1, code, tok)
@@ -562,5 +573,30 @@ func TestEmbeddedDatabaseFirstStartAndRestart(t *testing.T) {
 		if f := pidFile(); f != "" {
 			t.Fatalf("after stop %d PostgreSQL still runs (%s exists)", i+1, f)
 		}
+		// No orphan: the postmaster (and so its children) is gone.
+		if err := syscall.Kill(pgPID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("after stop %d the postmaster %d is still there (%v)", i+1, pgPID, err)
+		}
+	}
+
+	// A crash (kill -9, the OOM killer): PostgreSQL must not outlive omnichat, and the next
+	// start copes with what the crash left behind.
+	p := start(t, env, "serve")
+	waitReady(t, base, 30*time.Second)
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p = start(t, env, "serve")
+	took := waitReady(t, base, 30*time.Second)
+	t.Logf("start after kill -9: /readyz 200 after %s", took.Round(time.Millisecond))
+	if code, tok := signIn(t, base, "boss@example.com", "boss-password-1"); code != 200 || tok == "" {
+		t.Fatalf("after a crash: sign in: %d %s", code, tok)
+	}
+	if code, _ := p.signal(t, os.Interrupt, 30*time.Second); code != 0 {
+		t.Fatalf("after a crash: exit %d", code)
+	}
+	if f := pidFile(); f != "" {
+		t.Fatalf("after the last stop PostgreSQL still runs (%s exists)", f)
 	}
 }
