@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,5 +99,53 @@ func TestWebhookRejectsBadRequests(t *testing.T) {
 	}
 	if n := countMessages(t, inst); n != 1 {
 		t.Fatalf("disabled channel stored a message: %d rows", n)
+	}
+}
+
+// TestWebhookBatch: a batched delivery stores each new message once, skips the ones it has
+// (also inside the same batch), and a redelivery of the whole batch changes nothing.
+func TestWebhookBatch(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	now := time.Now()
+	a := example.NewMessageUpdate(1, 11, "u-1", "", "A", "", "one", now)
+	b := example.NewMessageUpdate(2, 12, "u-1", "", "A", "", "two", now)
+	c := example.NewMessageUpdate(3, 13, "u-2", "", "B", "", "three", now)
+	deliver(t, fake, a)
+	stream.Next(t, "dialog.created", 10*time.Second)
+	batch := example.NewBatch(a, b, b, c)
+	deliver(t, fake, batch)
+	deliver(t, fake, batch)
+	if n := countMessages(t, inst); n != 3 {
+		t.Fatalf("%d messages stored, want 3", n)
+	}
+	stream.Next(t, "message.created", 10*time.Second)
+	stream.Next(t, "dialog.created", 10*time.Second)
+	var n int
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT count(*) FROM dialogs`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d dialogs, want 2 (%v)", n, err)
+	}
+
+	// A platform retry racing the original (and a new visitor's first message racing
+	// itself): every request answered 200, one message, one dialog.
+	d := example.NewMessageUpdate(4, 14, "u-3", "", "C", "", "four", now)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, body, err := fake.Deliver(context.Background(), d); err != nil || code != 200 {
+				t.Errorf("concurrent delivery: %d %s %v", code, body, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := countMessages(t, inst); n != 4 {
+		t.Fatalf("%d messages stored after 8 concurrent copies of one, want 4", n)
+	}
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT count(*) FROM dialogs`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d dialogs after concurrent copies, want 3 (%v)", n, err)
 	}
 }
