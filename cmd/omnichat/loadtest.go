@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/omnichat/omnichat/internal/app"
@@ -101,9 +102,14 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		}
 		lc.Secret = ch.Secret
 	}
+	cpu0 := cpuTime()
 	res, err := loadtest.Run(ctx, lc)
 	if res != nil {
 		res.Print(stdout, lc)
+		// What this process burned: the generator, plus the server with --inprocess.
+		if cpu := cpuTime() - cpu0; res.Accepted > 0 {
+			fmt.Fprintf(stdout, "this process used %.2fs of CPU: %.3fms a webhook\n", cpu.Seconds(), float64(cpu)/1e6/float64(res.Accepted))
+		}
 	}
 	if err != nil {
 		return err
@@ -112,4 +118,13 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		return fmt.Errorf("loadtest: messages were not stored exactly once")
 	}
 	return nil
+}
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
