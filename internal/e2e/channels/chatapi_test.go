@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +107,34 @@ func TestChatAPIEndToEnd(t *testing.T) {
 	}
 	if m := waitInboundFile(t, admin, p.DialogID, "image", pngBytes); m.Text != caption {
 		t.Errorf("image caption %q", m.Text)
+	}
+	// The platform retries while the first attempt is still running: five copies of one
+	// message at once are stored once, and every copy gets a 2xx or a 5xx to retry later.
+	same := chatapi.NewMessagesWebhook(chatapitest.InstanceID,
+		chatapi.NewTextMessage("3EB0AAAA000000000005", chatapitest.UserPhone, chatapitest.UserName, "sent five times at once", time.Now()))
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = fake.Deliver(ctx, same)
+		}()
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c != 200 && c < 500 {
+			t.Fatalf("concurrent copies answered %v", codes)
+		}
+	}
+	copies := 0
+	for _, m := range inbound(messages(t, admin, p.DialogID)) {
+		if m.Text == "sent five times at once" {
+			copies++
+		}
+	}
+	if copies != 1 {
+		t.Fatalf("concurrent copies stored %d times (answers %v)", copies, codes)
 	}
 	// The sender's phone comes from the chat id and links the existing client.
 	v := getDialog(t, admin, p.DialogID).Visitor
