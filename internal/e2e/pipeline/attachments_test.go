@@ -50,7 +50,7 @@ func getFile(t *testing.T, base, token string, id int64) (int, http.Header, []by
 }
 
 // upload posts a multipart reply with a file.
-func upload(t *testing.T, c *apptest.Client, dialogID int64, name, mimeType string, content []byte, text string) (int, []byte) {
+func upload(t *testing.T, c *apptest.Client, dialogID int64, name, mimeType string, content []byte, text string, idempotencyKey ...string) (int, []byte) {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -66,6 +66,9 @@ func upload(t *testing.T, c *apptest.Client, dialogID int64, name, mimeType stri
 	req, _ := http.NewRequest("POST", apptest.Path("%s/api/v1/dialogs/%d/messages", c.Base, dialogID), &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if len(idempotencyKey) > 0 {
+		req.Header.Set("Idempotency-Key", idempotencyKey[0])
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -169,9 +172,17 @@ func TestOperatorFileUpload(t *testing.T) {
 	fake.Reset()
 
 	photo := testPNG(t)
-	code, raw := upload(t, admin, d.ID, "scan.png", "image/png", photo, "here is the scan")
+	code, raw := upload(t, admin, d.ID, "scan.png", "image/png", photo, "here is the scan", "up-1")
 	if code != http.StatusCreated {
 		t.Fatalf("upload: %d %s", code, raw)
+	}
+	// The same upload again with its Idempotency-Key: the first message, no second send.
+	code2, raw2 := upload(t, admin, d.ID, "scan.png", "image/png", photo, "here is the scan", "up-1")
+	var first, again store.Message
+	json.Unmarshal(raw, &first)
+	json.Unmarshal(raw2, &again)
+	if code2 != http.StatusOK || again.ID != first.ID {
+		t.Fatalf("repeated upload: %d %s, want 200 with message %d", code2, raw2, first.ID)
 	}
 	apptest.Eventually(t, 15*time.Second, "the file at the platform", func() bool { return len(fake.Sent()) == 1 })
 	s := fake.Sent()[0]
