@@ -118,13 +118,16 @@ const dispatchBatch = 500
 // take. Call under AssignLock: nothing else changes assignments meanwhile, so a department
 // found full stays full for the rest of the pass and its other dialogs are skipped.
 func (s *Service) dispatchTx(ctx context.Context, tx pgx.Tx) error {
-	if free, err := store.AnyoneFree(ctx, tx); err != nil || !free {
+	// Only the queues of departments with someone free are read: a long queue elsewhere
+	// costs nothing.
+	deps, anyone, err := store.FreeDepartments(ctx, tx)
+	if err != nil || !anyone {
 		return err
 	}
 	full := map[int64]bool{} // department id (0: none) → nobody free
 	var after store.QueueCursor
 	for {
-		queued, err := store.QueuedDialogs(ctx, tx, after, dispatchBatch)
+		queued, err := store.QueuedDialogs(ctx, tx, after, deps, true, dispatchBatch)
 		if err != nil || len(queued) == 0 {
 			return err
 		}

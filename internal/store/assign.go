@@ -26,9 +26,12 @@ func LockDialog(ctx context.Context, db DB, id int64) (Dialog, error) {
 	return d, nil
 }
 
+// present is the condition for "operator u is active, online by choice and has a stream open".
+const present = `u.active AND u.status = 'online'
+	AND EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.connections > 0 AND p.seen_at > now() - interval '` + PresenceTTL + `')`
+
 // eligible is the condition for "operator u may take a dialog of department $1 now".
-const eligible = `u.active AND u.status = 'online'
-	AND EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.connections > 0 AND p.seen_at > now() - interval '` + PresenceTTL + `')
+const eligible = present + `
 	AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM department_members m WHERE m.user_id = u.id AND m.department_id = $1))`
 
 // PickOperator returns the eligible operator under capacity with the fewest open dialogs
@@ -52,6 +55,18 @@ func AnyoneFree(ctx context.Context, db DB) (bool, error) {
 	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users u WHERE `+eligible+`
 		AND (SELECT count(*) FROM dialogs d WHERE d.assignee_id = u.id AND d.status = 'open') < u.capacity)`, (*int64)(nil)).Scan(&ok)
 	return ok, notFoundOrNil(err, "anyone free")
+}
+
+// FreeDepartments returns the departments that have an eligible operator under capacity,
+// and whether anyone at all is (then dialogs without a department can be handed out too).
+// A dispatch pass reads only the queues of these departments.
+func FreeDepartments(ctx context.Context, db DB) (deps []int64, anyone bool, err error) {
+	err = db.QueryRow(ctx, `WITH free AS (SELECT u.id FROM users u WHERE `+present+`
+			AND (SELECT count(*) FROM dialogs d WHERE d.assignee_id = u.id AND d.status = 'open') < u.capacity)
+		SELECT EXISTS (SELECT 1 FROM free),
+			coalesce(array_agg(DISTINCT m.department_id) FILTER (WHERE m.department_id IS NOT NULL), '{}')
+		FROM free f LEFT JOIN department_members m ON m.user_id = f.id`).Scan(&anyone, &deps)
+	return deps, anyone, notFoundOrNil(err, "free departments")
 }
 
 // AnyoneOnline reports whether an operator of the department is online at all (capacity aside).
@@ -92,11 +107,13 @@ type Queued struct {
 	Cursor       QueueCursor
 }
 
-// QueuedDialogs returns the oldest queued dialogs after the cursor (zero: from the start).
-func QueuedDialogs(ctx context.Context, db DB, after QueueCursor, limit int) ([]Queued, error) {
+// QueuedDialogs returns the oldest queued dialogs after the cursor (zero: from the start)
+// of the given departments, and those without a department when noDepartment is set.
+func QueuedDialogs(ctx context.Context, db DB, after QueueCursor, deps []int64, noDepartment bool, limit int) ([]Queued, error) {
 	rows, err := db.Query(ctx, `SELECT id, department_id, queued_at FROM dialogs
 		WHERE status = 'open' AND assignee_id IS NULL AND (queued_at, id) > ($1, $2)
-		ORDER BY queued_at, id LIMIT $3`, after.QueuedAt, after.ID, limit)
+			AND (department_id = ANY($4::bigint[]) OR ($5 AND department_id IS NULL))
+		ORDER BY queued_at, id LIMIT $3`, after.QueuedAt, after.ID, limit, deps, noDepartment)
 	if err != nil {
 		return nil, notFound(err, "queued dialogs")
 	}

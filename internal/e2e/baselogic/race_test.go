@@ -12,6 +12,7 @@ import (
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/dialog"
 	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/example/exampletest"
 )
 
 // TestAssignmentRaceTwoInstances races many new dialogs arriving on two instances (one
@@ -26,6 +27,15 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 	)
 	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support", "Sales")
 	support, sales := e.deps[0], e.deps[1]
+	// A second channel, in Sales: dialogs of two departments wait in one queue.
+	salesCh := *e
+	salesCh.fake = exampletest.NewServer()
+	t.Cleanup(salesCh.fake.Close)
+	var ch channelView
+	e.admin.Must(t, "POST", "/api/v1/channels", map[string]any{"kind": "example", "name": "Sales line", "department_id": sales, "settings": salesCh.fake.Settings()}, &ch)
+	apptest.Eventually(t, 10*time.Second, "the webhook registration", func() bool { return salesCh.fake.Webhook().URL != "" })
+	salesCh.channel, salesCh.secret = ch.ID, salesCh.fake.Webhook().Secret
+	channels := []*env{e, &salesCh}
 	instB := apptest.Start(t, apptest.Options{DatabaseURL: e.inst.DatabaseURL})
 	bases := []string{e.inst.URL, instB.URL}
 
@@ -49,7 +59,12 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for n := s; n < dialogs/2; n += senders {
-					e.message(t, bases[inst], fmt.Sprintf("race-%d-%d", inst, n), "Visitor", "hello")
+					// Two in three dialogs to Support, one to Sales.
+					ch := channels[0]
+					if n%3 == 2 {
+						ch = channels[1]
+					}
+					ch.message(t, bases[inst], fmt.Sprintf("race-%d-%d", inst, n), "Visitor", "hello")
 				}
 			}()
 		}
@@ -85,7 +100,12 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 					}
 				}
 			}
-			admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": []int64{support}}, nil)
+			// Before the final phase: operators 2 and 6 in Sales, the others in Support; all offline.
+			final := []int64{support}
+			if i%4 == 2 {
+				final = []int64{sales}
+			}
+			admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": final}, nil)
 			op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": "offline"}, nil)
 		}()
 	}
@@ -164,19 +184,21 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 			online++
 		}
 	}
-	// 3. No queued dialog while someone eligible has room.
-	free, err := store.AnyoneFree(ctx, pool)
-	if err != nil {
-		t.Fatal(err)
+	// 3. No queued dialog while someone eligible (online, present, in its department) has room.
+	for _, dep := range []int64{support, sales} {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM dialogs WHERE status = 'open' AND assignee_id IS NULL AND department_id = $1`, dep).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		pick, err := store.PickOperator(ctx, pool, &dep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 && pick != 0 {
+			t.Errorf("%d dialogs of department %d queued while operator %d has room", waiting, dep, pick)
+		}
 	}
-	dep := support
-	pick, err := store.PickOperator(ctx, pool, &dep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if queued > 0 && (free || pick != 0) {
-		t.Errorf("%d dialogs queued while operator %d (free anywhere: %v) has room", queued, pick, free)
-	}
+
 	if online != operators/2 || queued == 0 {
 		t.Errorf("the final mix is not what the test meant: %d online operators, %d queued", online, queued)
 	}
