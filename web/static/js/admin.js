@@ -376,11 +376,19 @@ async function audit() {
   });
   const p = new URLSearchParams();
   for (const k of ['actor', 'target_type', 'action', 'since', 'until']) if (q.get(k)) p.set(k, q.get(k));
+  if (q.get('before')) p.set('before', q.get('before'));
   const { entries } = await api('GET', '/api/v1/audit?' + p);
+  // Older entries: the same filter, before the last one shown (100 per page).
+  let older = null;
+  if (entries.length >= 100) {
+    const next = new URLSearchParams(p);
+    next.set('before', entries[entries.length - 1].id);
+    older = h('a#audit-older', { href: '?' + next }, t('admin.audit.older'));
+  }
   return [f, h('table#audit-table.grid',
     h('thead', h('tr', [t('admin.audit.when'), t('admin.audit.actor'), t('admin.audit.action'), t('admin.audit.entity'), t('admin.audit.details')].map((x) => h('th', x)))),
     h('tbody', entries.length ? entries.map((e) => h('tr', h('td', fmtTime(e.at)), h('td', e.user_email || '—'), h('td', e.action),
-      h('td', e.target_type + (e.target_id ? ' #' + e.target_id : '')), h('td', h('code.details', JSON.stringify(e.details))))) : h('tr', h('td.muted', { colSpan: 5 }, t('admin.audit.none')))))];
+      h('td', e.target_type + (e.target_id ? ' #' + e.target_id : '')), h('td', h('code.details', JSON.stringify(e.details))))) : h('tr', h('td.muted', { colSpan: 5 }, t('admin.audit.none'))))), older];
 }
 
 const sections = { channels, operators, departments: departmentsPage, settings, realtime, tokens, audit };
@@ -389,7 +397,7 @@ async function render() {
   const fn = sections[root.dataset.section];
   if (!fn) return;
   try {
-    content.replaceChildren(...(await fn()));
+    content.replaceChildren(...(await fn()).filter(Boolean));
   } catch (e) {
     content.replaceChildren(h('p.error', { role: 'alert' }, e.message));
   }
