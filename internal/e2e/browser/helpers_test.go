@@ -75,15 +75,17 @@ func newBrowser(t *testing.T, root context.Context, inst *apptest.Instance, name
 		case *runtime.EventExceptionThrown:
 			b.problem("exception: " + e.ExceptionDetails.Error())
 		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.APITypeError {
+			if e.Type == runtime.APITypeError || e.Type == runtime.APITypeWarning {
 				var parts []string
 				for _, a := range e.Args {
 					parts = append(parts, string(a.Value)+a.Description)
 				}
-				b.problem("console.error: " + strings.Join(parts, " "))
+				b.problem("console." + string(e.Type) + ": " + strings.Join(parts, " "))
 			}
 		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.LevelError && !strings.Contains(e.Entry.Text, "404") {
+			// A stream cut by the network (the reconnect test does that) is ordinary life.
+			cut := strings.Contains(e.Entry.Text, "net::ERR_") && strings.HasSuffix(e.Entry.URL, "/api/v1/stream")
+			if e.Entry.Level == cdplog.LevelError && !strings.Contains(e.Entry.Text, "404") && !cut {
 				b.problem("log: " + e.Entry.Text + " " + e.Entry.URL)
 			}
 		}
@@ -197,4 +199,11 @@ func visible(ctx context.Context, sel string) (bool, error) {
 	var ok bool
 	err := chromedp.Evaluate(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.getClientRects().length > 0 && getComputedStyle(e).display !== 'none'; })()`, sel), &ok).Do(ctx)
 	return ok, err
+}
+
+// jsClick waits for sel and clicks it from JS (the node may be redrawn meanwhile, which
+// makes a CDP mouse click on a stale node fail).
+func jsClick(sel string) chromedp.Action {
+	return chromedp.PollFunction(fmt.Sprintf(`() => { const e = document.querySelector(%q); if (!e || e.disabled) return false; e.click(); return true; }`, sel), nil,
+		chromedp.WithPollingInterval(50*time.Millisecond))
 }

@@ -116,6 +116,7 @@ export function toast(msg, kind = 'info') {
   let box = $('#toasts');
   if (!box) { box = h('div', { id: 'toasts', 'aria-live': 'polite' }); body.append(box); }
   const el = h('div.toast.' + kind, { role: kind === 'error' ? 'alert' : 'status' }, msg);
+  if (kind === 'error') console.warn('omnichat:', msg); // visible to support and to the browser tests
   box.append(el);
   setTimeout(() => el.remove(), kind === 'error' ? 8000 : 4000);
 }

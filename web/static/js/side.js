@@ -20,9 +20,15 @@ export class Sidebar {
     return u ? (u.name || u.email) : '#' + id;
   }
 
-  render() {
+  // render redraws the sidebar when what it shows changed (not on every live hint, so a
+  // search being typed or a button being clicked is not swept away).
+  render(force) {
     const d = this.conv.dialog;
-    if (!d) { this.el.replaceChildren(); return; }
+    if (!d) { this.el.replaceChildren(); this.sig = ''; return; }
+    const sig = JSON.stringify([d.id, d.status, d.assignee_id, d.participants, d.visitor, d.channel_name,
+      [...this.state.operators.values()].map((u) => [u.id, u.name, u.online, u.status, u.active])]);
+    if (!force && sig === this.sig) return;
+    this.sig = sig;
     const v = d.visitor || {};
     const kv = h('dl.kv');
     const row = (k, val) => { if (val) kv.append(h('dt', t(k)), h('dd', val)); };
@@ -162,7 +168,7 @@ export class Sidebar {
     await this.action('client', { client_id: clientID });
     this.client = null; this.clientFor = 0;
     const d = await api('GET', '/api/v1/dialogs/' + this.conv.dialog.id);
-    this.conv.setDialog(d); this.conv.onDialog(d); this.render();
+    this.conv.setDialog(d); this.conv.onDialog(d); this.render(true);
   }
 
   clientFields(f, c) {
@@ -190,6 +196,6 @@ export class Sidebar {
     const fd = await modal(t('client.record'), (f) => this.clientFields(f, c));
     if (!fd) return;
     this.client = await api('PUT', '/api/v1/clients/' + c.id, this.clientBody(fd, c.type));
-    this.render();
+    this.render(true);
   }
 }
