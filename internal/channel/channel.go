@@ -66,9 +66,22 @@ type View struct {
 type Input struct {
 	Kind         string             `json:"kind"`
 	Name         string             `json:"name"`
-	DepartmentID *int64             `json:"department_id"`
+	DepartmentID Department         `json:"department_id"`
 	Enabled      *bool              `json:"enabled"`
 	Settings     providers.Settings `json:"settings"`
+}
+
+// Department is an optional department id in an update: absent keeps the channel's,
+// null clears it, a number sets it.
+type Department struct {
+	Set bool
+	ID  *int64
+}
+
+// UnmarshalJSON is only called when the key is present.
+func (d *Department) UnmarshalJSON(b []byte) error {
+	d.Set = true
+	return json.Unmarshal(b, &d.ID)
 }
 
 // WebhookURL is where a channel's platform posts.
@@ -176,7 +189,7 @@ func (s *Service) Create(ctx context.Context, actorID int64, in Input) (View, er
 		return View{}, err
 	}
 	// Inserted first with empty settings: the sealed secrets are bound to the row's id.
-	c := store.Channel{Kind: in.Kind, Name: name, DepartmentID: in.DepartmentID, Enabled: in.Enabled == nil || *in.Enabled,
+	c := store.Channel{Kind: in.Kind, Name: name, DepartmentID: in.DepartmentID.ID, Enabled: in.Enabled == nil || *in.Enabled,
 		Settings: map[string]string{}, Secrets: []byte{}}
 	err = s.Store.Tx(ctx, func(tx pgx.Tx) error {
 		if err := store.CreateChannel(ctx, tx, &c); err != nil {
@@ -213,7 +226,9 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, in Input) (View
 	if in.Name != "" {
 		c.Name = strings.TrimSpace(in.Name)
 	}
-	c.DepartmentID = in.DepartmentID
+	if in.DepartmentID.Set {
+		c.DepartmentID = in.DepartmentID.ID
+	}
 	wasEnabled := c.Enabled
 	if in.Enabled != nil {
 		c.Enabled = *in.Enabled
