@@ -190,7 +190,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 			break
 		}
 	}
-	if v.Inserted || v.InfoLoadedAt == nil {
+	if v.Inserted || needsUserInfo(v, time.Now()) {
 		is.jobs = append(is.jobs, job(FetchUserInfoArgs{VisitorID: v.ID}))
 	}
 	// A phone shared mid-dialog also reaches the client record auto-added at its start.

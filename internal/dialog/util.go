@@ -4,12 +4,27 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 )
+
+// userInfoRetry is how long a visitor still missing a name or avatar waits before the
+// platform is asked again (a new avatar, a profile made public).
+const userInfoRetry = 24 * time.Hour
+
+// needsUserInfo reports whether a visitor's profile should be (re)loaded from the platform:
+// never loaded, or loaded long enough ago and still missing a name or an avatar.
+func needsUserInfo(v store.Visitor, now time.Time) bool {
+	if v.InfoLoadedAt == nil {
+		return true
+	}
+	missing := v.AvatarFileID == nil || (v.FirstName == "" && v.LastName == "" && v.Username == "")
+	return missing && now.Sub(*v.InfoLoadedAt) > userInfoRetry
+}
 
 // messageEvent builds a realtime event about message id of dialog dialogID with the
 // dialog's audience (department, assignee, participants, visitor). An event without them
