@@ -236,6 +236,11 @@ var statusCode = map[int]string{
 // echo's with theirs, anything else as a 500 whose cause is logged, never sent.
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
+		// Too late to answer with an error (a stream, a file half sent): log it, or it
+		// would vanish.
+		if !errors.Is(err, context.Canceled) {
+			s.Log.Error("error after the response started", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path, "req", reqID(c))
+		}
 		return
 	}
 	var body errorBody

@@ -88,6 +88,10 @@ func TestInternalErrorIsLoggedNeverSent(t *testing.T) {
 			return fmt.Errorf("query users: %w", errors.New("password authentication failed for user \"omni\" SECRET-DETAIL"))
 		})
 		e.GET("/panic", func(echo.Context) error { panic("SECRET-PANIC") })
+		e.GET("/late", func(c echo.Context) error {
+			_ = c.String(200, "partial")
+			return errors.New("LATE-FAILURE after the headers")
+		})
 	})
 	srv := httpapi.New(d)
 	ts := httptest.NewServer(srv.Handler())
@@ -107,7 +111,11 @@ func TestInternalErrorIsLoggedNeverSent(t *testing.T) {
 			t.Errorf("%s: request id %s not in the log:\n%s", path, id, logs)
 		}
 	}
-	if !strings.Contains(logs.String(), "SECRET-DETAIL") || !strings.Contains(logs.String(), "SECRET-PANIC") {
+	// An error after the response started cannot be answered, but is logged.
+	if r := do(t, ts.URL, req{Method: "GET", Path: "/late"}); r.Status != 200 || string(r.Body) != "partial" {
+		t.Errorf("/late: %d %q", r.Status, r.Body)
+	}
+	if !strings.Contains(logs.String(), "SECRET-DETAIL") || !strings.Contains(logs.String(), "SECRET-PANIC") || !strings.Contains(logs.String(), "LATE-FAILURE") {
 		t.Errorf("the causes were not logged:\n%s", logs)
 	}
 	// A caller's own request id is kept (a proxy's id follows the request through).
