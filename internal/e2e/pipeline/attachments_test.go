@@ -141,10 +141,15 @@ func TestInboundAttachmentIsFetchedAndServed(t *testing.T) {
 	if code, _, _ := getFile(t, inst.URL, "", img.FileID); code != http.StatusUnauthorized {
 		t.Fatalf("GET file without a session: %d, want 401", code)
 	}
-	// An operator outside the dialog's reach does not learn the file exists.
+	// An operator sees the file exactly when they may see its dialog; otherwise the file
+	// does not exist for them.
 	other := inst.CreateUser(t, "op2@example.com", "operator")
-	if code, _, _ := getFile(t, inst.URL, other.Token, img.FileID); code != http.StatusNotFound && code != http.StatusOK {
-		t.Fatalf("GET file as another operator: %d", code)
+	dialogCode, _ := other.Call(t, "GET", apptest.Path("/api/v1/dialogs/%d", d.ID), nil, nil)
+	if code, _, _ := getFile(t, inst.URL, other.Token, img.FileID); code != dialogCode {
+		t.Fatalf("GET file as another operator: %d, but the dialog answers %d", code, dialogCode)
+	}
+	if code, _, _ := getFile(t, inst.URL, admin.Token, img.FileID+1000); code != http.StatusNotFound {
+		t.Fatalf("GET a file that does not exist: %d", code)
 	}
 
 	// The avatar job ran too (GetUserInfo); wait for it so its log lines are in.

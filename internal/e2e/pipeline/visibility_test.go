@@ -53,14 +53,23 @@ func TestEventsReachOnlyWhoMaySee(t *testing.T) {
 	waitStatus(t, admin, hidden.ID, m.ID, "sent", 10*time.Second)
 	deliver(t, salesFake, example.NewReceiptUpdate(4, example.TypeRead, "u-1", "", []int64{salesFake.Sent()[0].ID}, time.Now()))
 	admin.Must(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", hidden.ID, m.ID), nil, nil)
+	var hiddenFile int64
 	apptest.Eventually(t, 10*time.Second, "the attachment fetched", func() bool {
 		for _, x := range messages(t, admin, hidden.ID) {
 			if len(x.Attachments) == 1 && x.Attachments[0].FileID != 0 {
+				hiddenFile = x.Attachments[0].FileID
 				return true
 			}
 		}
 		return false
 	})
+	// Nor may the operator read the dialog or its files.
+	if code, _ := op.Call(t, "GET", apptest.Path("/api/v1/dialogs/%d", hidden.ID), nil, nil); code != 404 {
+		t.Errorf("another department's dialog: %d, want 404", code)
+	}
+	if code, _, _ := getFile(t, inst.URL, op.Token, hiddenFile); code != 404 {
+		t.Errorf("another department's file: %d, want 404", code)
+	}
 
 	// Then a support dialog: the operator's stream must show it, and nothing before it
 	// may be about the sales dialog.
