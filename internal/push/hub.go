@@ -56,6 +56,8 @@ type Hub struct {
 	ready chan struct{}
 	once  sync.Once
 
+	presMu sync.Mutex // serializes presence writes (see writePresence)
+
 	closed    chan struct{}
 	closeOnce sync.Once
 }
@@ -200,9 +202,7 @@ func (h *Hub) Subscribe(ctx context.Context, u store.User) (*Sub, func(), error)
 	h.conns[u.ID]++
 	n := h.conns[u.ID]
 	h.mu.Unlock()
-	if err := store.SetPresence(ctx, h.Pool, u.ID, h.Instance, n); err != nil {
-		h.Log.Error("push: set presence", "err", err)
-	}
+	h.writePresence(ctx, u.ID)
 	if n == 1 && h.OnPresence != nil {
 		h.OnPresence(u.ID, true)
 	}
@@ -233,11 +233,24 @@ func (h *Hub) unsubscribe(s *Sub) {
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := store.SetPresence(ctx, h.Pool, s.UserID, h.Instance, n); err != nil {
-		h.Log.Error("push: set presence", "err", err)
-	}
+	h.writePresence(ctx, s.UserID)
 	if n <= 0 && h.OnPresence != nil {
 		h.OnPresence(s.UserID, false)
+	}
+}
+
+// writePresence stores the operator's current stream count. Writes are serialized and each
+// reads the count at write time: concurrent opens and closes written in another order than
+// they happened left a stale row (say, connections 1 after the last stream closed) that the
+// heartbeat then kept fresh forever, so a gone operator stayed eligible for dialogs.
+func (h *Hub) writePresence(ctx context.Context, userID int64) {
+	h.presMu.Lock()
+	defer h.presMu.Unlock()
+	h.mu.Lock()
+	n := h.conns[userID]
+	h.mu.Unlock()
+	if err := store.SetPresence(ctx, h.Pool, userID, h.Instance, n); err != nil {
+		h.Log.Error("push: set presence", "err", err)
 	}
 }
 

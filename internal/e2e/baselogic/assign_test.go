@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +253,29 @@ func TestSwitchingAutoAssignOnHandsOutTheQueue(t *testing.T) {
 	if assignee(t, e, "v1") != a.UserID || assignee(t, e, "v2") != a.UserID {
 		t.Fatalf("after switching auto-assign on: %d %d, want A %d", assignee(t, e, "v1"), assignee(t, e, "v2"), a.UserID)
 	}
+}
+
+// TestPresenceSurvivesStreamChurn: many streams of one operator opening and closing at once
+// leave the presence the last one says (none open → not online, so not given dialogs).
+func TestPresenceSurvivesStreamChurn(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"})
+	op := e.operator(t, "a@example.com", 5, nil, true)
+	var wg sync.WaitGroup
+	for range 3 {
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				op.Stream(t).Close()
+			}()
+		}
+		wg.Wait()
+	}
+	// Only the stream e.operator opened is left: the presence rows must say one connection
+	// (a stale count would keep the operator "present" forever, refreshed by the heartbeat).
+	apptest.Eventually(t, 10*time.Second, "presence to settle at one stream", func() bool {
+		var n int
+		err := e.inst.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(connections), 0) FROM presence WHERE user_id = $1`, op.UserID).Scan(&n)
+		return err == nil && n == 1
+	})
 }
