@@ -509,6 +509,30 @@ func TestServeRefusesANewerSchema(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 1 || last != want || p.stdout.String() != "" {
 		t.Fatalf("exit %d, last stderr line %q, want %q; stdout %q", code, last, want, p.stdout)
 	}
+	// migrate refuses the same way, and changes nothing.
+	code, out, errOut := runIn(t, env, "", "migrate")
+	if code != 1 || out != "" || lastLine(errOut) != want {
+		t.Fatalf("migrate on a newer schema: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// With no user at all and no bootstrap variables, serve says how to make the first admin.
+func TestServeWithoutUsersSaysHowToCreateOne(t *testing.T) {
+	addr := freeAddr(t)
+	env := serveEnv(testdb.NewURL(t), addr)
+	delete(env, "OMNICHAT_ADMIN_EMAIL")
+	delete(env, "OMNICHAT_ADMIN_PASSWORD")
+	env["OMNICHAT_DATA_DIR"] = t.TempDir()
+	p := start(t, env, "serve")
+	p.waitOutput(t, regexp.MustCompile(`Press Ctrl\+C to stop`), 30*time.Second)
+	for _, want := range []string{"No users yet", "omnichat user create --email you@example.com --role admin", "OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD", "sign in at http://" + addr + "/login"} {
+		if !strings.Contains(p.stdout.String(), want) {
+			t.Errorf("start message lacks %q:\n%s", want, p.stdout)
+		}
+	}
+	if code, _ := p.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
 }
 
 // The embedded default: no OMNICHAT_DATABASE_URL. The first start creates the cluster
