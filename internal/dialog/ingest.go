@@ -194,7 +194,9 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 		is.jobs = append(is.jobs, job(FetchUserInfoArgs{VisitorID: v.ID}))
 	}
 	// A phone shared mid-dialog also reaches the client record auto-added at its start.
-	if st.AutoAdd && (v.ClientID == nil && (v.Inserted || v.Phone != "") || v.ClientID != nil && sharedPhone) {
+	// d.Created too: a visitor announced before their first message (subscribed,
+	// conversation_started) is not inserted by it.
+	if st.AutoAdd && (v.ClientID == nil && (v.Inserted || d.Created || v.Phone != "") || v.ClientID != nil && sharedPhone) {
 		is.jobs = append(is.jobs, job(LinkClientArgs{VisitorID: v.ID}))
 	}
 	if ev.Kind == providers.EventButton && ch.AnswersButtons {
@@ -206,7 +208,16 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 	} else {
 		is.notes = append(is.notes, push.ForDialog("message.created", d, m.ID))
 	}
-	if v.Inserted && st.FirstContactText != "" {
+	firstContact := v.Inserted
+	if !firstContact && d.Created && !v.FirstContactSent && st.FirstContactText != "" {
+		// Announced before the first message: first contact unless an earlier dialog exists.
+		earlier, err := store.VisitorHadDialogBefore(ctx, tx, v.ID, d.ID)
+		if err != nil {
+			return err
+		}
+		firstContact = !earlier
+	}
+	if firstContact && st.FirstContactText != "" {
 		ok, err := store.MarkFirstContactSent(ctx, tx, v.ID)
 		if err != nil {
 			return err

@@ -170,6 +170,13 @@ func OpenDialog(ctx context.Context, db DB, channelID, visitorID int64, departme
 	return d, fmt.Errorf("open dialog for visitor %d: lost the race three times", visitorID)
 }
 
+// VisitorHadDialogBefore reports whether the visitor had a dialog before dialogID.
+func VisitorHadDialogBefore(ctx context.Context, db DB, visitorID, dialogID int64) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dialogs WHERE visitor_id = $1 AND id < $2)`, visitorID, dialogID).Scan(&ok)
+	return ok, notFoundOrNil(err, "earlier dialog")
+}
+
 // TouchDialog records a new message on the dialog: preview, time, unread counter.
 func TouchDialog(ctx context.Context, db DB, dialogID int64, preview string, fromVisitor bool, at time.Time) error {
 	preview = Preview(preview)

@@ -12,6 +12,7 @@ import (
 	"github.com/omnichat/omnichat/internal/apptest"
 	"github.com/omnichat/omnichat/internal/dialog"
 	"github.com/omnichat/omnichat/internal/store"
+	"github.com/omnichat/omnichat/providers/example"
 )
 
 type clientView struct {
@@ -245,5 +246,33 @@ func TestAutoAddByPhoneAndConcurrentFirstMessages(t *testing.T) {
 	settle(t, e.inst)
 	if d := dialogOf(t, e.inst, "u-off"); d.Visitor.ClientID != nil || clientCount(t, e) != n {
 		t.Fatalf("auto-add off still created a record: %v", d.Visitor.ClientID)
+	}
+}
+
+// TestSubscribedFirstThenMessage: on platforms that announce a visitor before their first
+// message (Viber's conversation_started, a subscription), that first message still gets the
+// first-contact text and the auto-added record.
+func TestSubscribedFirstThenMessage(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAdd: true, RecordType: "client", FirstContactText: "Welcome!"})
+	n := updateSeq.Add(1)
+	e.deliver(t, "", example.Update{UpdateID: n, Type: example.TypeSubscribed, Member: &example.Member{
+		ChatID: "u-sub", User: example.User{ID: "u-sub", FirstName: "Petr"}, Date: time.Now().Unix()}}.Marshal())
+	settle(t, e.inst)
+	e.message(t, "", "u-sub", "Petr", "hello")
+	settle(t, e.inst)
+	d := dialogOf(t, e.inst, "u-sub")
+	if n := autoTexts(history(t, e.inst, d.ID), "first_contact"); n != 1 {
+		t.Errorf("first-contact texts %d, want 1", n)
+	}
+	if d.Visitor.ClientID == nil {
+		t.Error("no record auto-added for a visitor announced before the first message")
+	}
+	// Closed and written again: neither repeats.
+	e.admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/close", d.ID), nil, nil)
+	e.message(t, "", "u-sub", "Petr", "again")
+	settle(t, e.inst)
+	d2 := dialogOf(t, e.inst, "u-sub")
+	if d2.ID == d.ID || autoTexts(history(t, e.inst, d2.ID), "first_contact") != 0 || id(d2.Visitor.ClientID) != id(d.Visitor.ClientID) {
+		t.Errorf("second dialog %d: first-contact %d, client %v (first %v)", d2.ID, autoTexts(history(t, e.inst, d2.ID), "first_contact"), d2.Visitor.ClientID, d.Visitor.ClientID)
 	}
 }
