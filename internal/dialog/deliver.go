@@ -73,6 +73,18 @@ func (s *Service) Deliver(ctx context.Context, messageID int64, lastAttempt bool
 			return push.Notify(ctx, tx, push.ForDialog("message.updated", d, m.ID))
 		})
 	}
+	if n := len(sent.Parts); n > 0 || sent.ExternalID != "" {
+		// The platform took the first parts of a long text before failing (the provider
+		// reports them with the error). An automatic retry would send them again on a
+		// platform without idempotency keys, so stop and let the operator decide.
+		n = max(n, 1)
+		why := providers.PermanentReason(err)
+		if why == "" {
+			why = "the platform failed on the next part"
+		}
+		s.Log.Info("send failed after some parts went out", "message", m.ID, "channel", ch.ID, "parts", n, "err", err)
+		return s.fail(ctx, m, d, fmt.Sprintf("only the first %d part(s) of the text went out (%s); retrying sends the whole text again", n, why))
+	}
 	if providers.IsPermanent(err) {
 		s.Log.Info("send failed permanently", "message", m.ID, "channel", ch.ID, "err", err)
 		return s.fail(ctx, m, d, providers.PermanentReason(err))

@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,5 +235,51 @@ func TestDeleteUnsupported(t *testing.T) {
 	op := inst.SignIn(t, "op@example.com", "test-password-1")
 	if code, body := op.Call(t, "DELETE", apptest.Path("/api/v1/dialogs/%d/messages/%d", d.ID, m.ID), nil, nil); code != http.StatusForbidden && code != http.StatusNotFound {
 		t.Fatalf("an operator deleting someone else's message: %d %s", code, body)
+	}
+}
+
+// partialSender is a platform without idempotency keys whose connection drops after the
+// first part of a long text, as Telegram's provider reports it: the ids sent so far with
+// the error.
+type partialSender struct {
+	*example.Provider
+	failed atomic.Bool
+}
+
+func (p *partialSender) SendMessage(ctx context.Context, ch providers.Channel, to providers.Recipient, m providers.OutMessage) (providers.Sent, error) {
+	if len(m.Text) <= 100 || p.failed.Swap(true) {
+		return p.Provider.SendMessage(ctx, ch, to, m)
+	}
+	first, err := p.Provider.SendMessage(ctx, ch, to, providers.OutMessage{Text: m.Text[:100]})
+	if err != nil {
+		return providers.Sent{}, err
+	}
+	return providers.Sent{Parts: []string{first.ExternalID}}, errors.New("part 2 of 2: connection reset by peer")
+}
+
+// TestSendPartialWithoutIdempotencyIsNotRepeated: when the provider reports that part 1
+// went out before a failure, the message is not retried automatically (that would repeat
+// part 1): it fails with a reason saying so, and the operator's retry sends it whole.
+func TestSendPartialWithoutIdempotencyIsNotRepeated(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{Registry: providers.NewRegistry(&partialSender{Provider: example.New()})})
+	admin := inst.Admin(t)
+	fake, _ := exampleChannel(t, inst, admin)
+	stream := admin.Stream(t)
+	d := firstDialog(t, fake, admin, stream, "u-42", 1)
+	fake.Reset()
+
+	m := reply(t, admin, d.ID, strings.Repeat("long text ", 30), nil)
+	failed := waitStatus(t, admin, d.ID, m.ID, "failed", 10*time.Second)
+	if !strings.Contains(failed.Error, "first 1 part") {
+		t.Fatalf("reason %q does not say part of the text went out", failed.Error)
+	}
+	time.Sleep(1500 * time.Millisecond) // an automatic retry (1 s backoff) would have run
+	if n := len(fake.Sent()); n != 1 {
+		t.Fatalf("platform got %d messages, want only the first part", n)
+	}
+	admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/messages/%d/retry", d.ID, m.ID), nil, nil)
+	waitStatus(t, admin, d.ID, m.ID, "sent", 10*time.Second)
+	if s := fake.Sent(); len(s) != 2 || s[1].Text != strings.TrimSpace(strings.Repeat("long text ", 30)) {
+		t.Fatalf("after the operator's retry the platform has %+v", s)
 	}
 }
