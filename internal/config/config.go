@@ -34,6 +34,9 @@ type Config struct {
 	Workers        int           // OMNICHAT_WORKERS: River workers per instance
 	CookieSecure   bool          // OMNICHAT_COOKIE_SECURE (default: true when PublicURL is https)
 	PhoneRegion    string        // OMNICHAT_PHONE_REGION: default region for numbers without +
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed
+	// (OMNICHAT_TRUSTED_PROXIES); empty = the caller is the connection's peer.
+	TrustedProxies []*net.IPNet
 	// AllowPrivateDownloads lets attachment downloads reach private networks
 	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
 	AllowPrivateDownloads bool
@@ -63,6 +66,7 @@ var Vars = []Var{
 	{"OMNICHAT_WORKERS", "20", "concurrent background jobs per instance"},
 	{"OMNICHAT_COOKIE_SECURE", "auto", "mark cookies Secure: true, false, or auto (true when the public URL is https)"},
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
+	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
 	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
 }
 
@@ -171,10 +175,36 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if len(c.PhoneRegion) != 2 {
 		return c, fmt.Errorf("OMNICHAT_PHONE_REGION=%q: want a two-letter region code like RU", c.PhoneRegion)
 	}
+	if v := get("OMNICHAT_TRUSTED_PROXIES"); v != "" {
+		for _, item := range strings.Split(v, ",") {
+			n, err := parseNet(strings.TrimSpace(item))
+			if err != nil {
+				return c, fmt.Errorf("OMNICHAT_TRUSTED_PROXIES: %q is not an IP address or CIDR", strings.TrimSpace(item))
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+	}
 	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
 	}
 	return c, nil
+}
+
+// parseNet reads "10.0.0.0/8" or a single address ("10.0.0.1", "::1").
+func parseNet(s string) (*net.IPNet, error) {
+	if strings.Contains(s, "/") {
+		_, n, err := net.ParseCIDR(s)
+		return n, err
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("bad address %q", s)
+	}
+	bits := 128
+	if ip.To4() != nil {
+		ip, bits = ip.To4(), 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
 
 const minAdminPassword, maxAdminPassword = 8, 200

@@ -93,6 +93,10 @@ func TestEveryVariable(t *testing.T) {
 		{"phone region bad", map[string]string{"OMNICHAT_PHONE_REGION": "RUS"}, nil, "OMNICHAT_PHONE_REGION"},
 		{"private downloads", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true"}, func(c Config) bool { return c.AllowPrivateDownloads }, ""},
 		{"private downloads bad", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "yes please"}, nil, "OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"},
+		{"proxies", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}, func(c Config) bool {
+			return len(c.TrustedProxies) == 3 && c.TrustedProxies[1].String() == "127.0.0.1/32" && c.TrustedProxies[2].String() == "::1/128"
+		}, ""},
+		{"proxies bad", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, "OMNICHAT_TRUSTED_PROXIES"},
 		{"blank means default", map[string]string{"OMNICHAT_WORKERS": "  "}, func(c Config) bool { return c.Workers == 20 }, ""},
 	}
 	covered := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func New(d Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{Deps: d, echo: e}
 	e.HTTPErrorHandler = s.errorHandler
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
 	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders)
 	s.routes()
 	for _, f := range d.Extra {
@@ -64,6 +65,20 @@ func New(d Deps) *Server {
 	}
 	s.unmatchedRoutes()
 	return s
+}
+
+// ipExtractor decides who the caller is (sign-in limits, logs): the connection's peer, or
+// behind configured reverse proxies the nearest X-Forwarded-For address that is not one of
+// them. Nothing else is trusted, so a client cannot pick its own address.
+func ipExtractor(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range proxies {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // unmatchedRoutes answers requests no route takes: 405 with Allow when the path exists

@@ -516,3 +516,27 @@ func TestSignInRateLimitHoldsUnderABurst(t *testing.T) {
 		wantError(t, "after the burst", signIn(t, a.URL, "op@example.com", password, nil), 429, "rate_limited")
 	}
 }
+
+// Behind a configured reverse proxy the client is the nearest X-Forwarded-For address
+// that is not a proxy: each client has its own address limit, and a client cannot pick
+// its address by sending its own X-Forwarded-For through the proxy.
+func TestSignInLimitsBehindATrustedProxy(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{NoWorkers: true, Env: map[string]string{"OMNICHAT_TRUSTED_PROXIES": "127.0.0.1"}})
+	createUser(t, inst, "op@example.com", "operator")
+	for i := 0; i < auth.MaxPerAddress; i++ {
+		// The proxy appends the real peer; the client's own value comes first.
+		hdr := map[string]string{"X-Forwarded-For": apptest.Path("10.9.8.%d, 203.0.113.5", i)}
+		wantError(t, "failure", signIn(t, inst.URL, apptest.Path("guess%d@example.com", i), "wrong-password", hdr), 401, "unauthorized")
+	}
+	wantError(t, "the limited client", signIn(t, inst.URL, "op@example.com", password, map[string]string{"X-Forwarded-For": "203.0.113.5"}), 429, "rate_limited")
+	if r := signIn(t, inst.URL, "op@example.com", password, map[string]string{"X-Forwarded-For": "198.51.100.7"}); r.Status != 200 {
+		t.Errorf("another client behind the same proxy: %d %s", r.Status, r.Body)
+	}
+	var n int
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT count(*) FROM login_failures WHERE key = 'ip:203.0.113.5'`).Scan(&n); err != nil || n != auth.MaxPerAddress {
+		t.Errorf("%d failures for 203.0.113.5 (%v)", n, err)
+	}
+	if !strings.Contains(inst.Log.String(), "ip=198.51.100.7") {
+		t.Errorf("the access log does not show the client's address")
+	}
+}
