@@ -627,3 +627,40 @@ func TestEmbeddedDatabaseFirstStartAndRestart(t *testing.T) {
 		t.Fatalf("after the last stop PostgreSQL still runs (%s exists)", f)
 	}
 }
+
+// The port is taken: serve says so in one line, exits 1, and stops the embedded cluster
+// it started (no PostgreSQL left behind).
+func TestServeWithTheAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := testdb.DataDir(t)
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	env := serveEnv("", ln.Addr().String())
+	delete(env, "OMNICHAT_DATABASE_URL")
+	env["OMNICHAT_DATA_DIR"] = dir
+	p := start(t, env, "serve")
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve kept running with its address taken")
+	}
+	last := lastLine(p.stderr.String())
+	if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(last, "omnichat: listen on "+ln.Addr().String()) || !strings.Contains(last, "address already in use") {
+		t.Fatalf("exit %d, last line %q", code, last)
+	}
+	var left []string
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "postmaster.pid" {
+			left = append(left, path)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Fatalf("PostgreSQL was not stopped cleanly: %v", left)
+	}
+}

@@ -260,12 +260,16 @@ func (a *App) Start(ctx context.Context) error {
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", a.Config.HTTPAddr)
 	if err != nil {
+		a.Close() // what New opened: the pool, and the embedded cluster stopped cleanly
 		return fmt.Errorf("listen on %s: %w", a.Config.HTTPAddr, err)
 	}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	if err := a.Start(hubCtx); err != nil {
 		ln.Close()
+		stopHub()
+		<-a.hubDone
+		a.Close()
 		return err
 	}
 	srv := a.HTTP.HTTPServer(a.Config.HTTPAddr)
