@@ -44,7 +44,7 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	// Group-commit knobs of the in-process instance, for comparing measurements.
 	group := fs.Bool("group-commit", true, "with --inprocess: share transactions between concurrent webhooks (false: one per webhook)")
 	window := fs.Duration("batch-window", 0, "with --inprocess: how long a committer waits for more webhooks")
-	workers := fs.Int("batch-workers", 4, "with --inprocess: concurrent group committers")
+	workers := fs.Int("batch-workers", 0, "with --inprocess: group-commit shards (0: the default, one a core, at least 2)")
 	notifyAfter := fs.Bool("notify-after-commit", false, "with --inprocess: pg_notify after the commit instead of inside it")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (generator and in-process server) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +62,10 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		}
 		defer srv.Close()
 		b := srv.App.Dialogs.Batcher()
-		b.Off, b.Window, b.Workers, b.NotifyAfterCommit = !*group, *window, *workers, *notifyAfter
+		b.Off, b.Window, b.NotifyAfterCommit = !*group, *window, *notifyAfter
+		if *workers > 0 {
+			b.Workers = *workers
+		}
 		defer func() {
 			st := b.Stats()
 			if st.Batches > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -81,9 +82,11 @@ type BatchStats struct {
 	Fallbacks int64 // batches rolled back and redone one webhook at a time
 }
 
-// NewBatcher returns a batcher for s with the defaults measured on the 2-core machine.
+// NewBatcher returns a batcher for s with the defaults measured on the 2-core machine: one
+// shard per core (2 shards beat 1, 4 and 8 there in throughput and in CPU a message: fewer,
+// larger transactions), no window (batches form by themselves under load), 128 at most.
 func NewBatcher(s *Service) *Batcher {
-	return &Batcher{s: s, Window: 0, MaxBatch: 128, Workers: 4}
+	return &Batcher{s: s, Window: 0, MaxBatch: 128, Workers: max(2, runtime.GOMAXPROCS(0))}
 }
 
 // Stats returns the counters so far.
