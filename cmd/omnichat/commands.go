@@ -44,6 +44,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		switch {
 		case created:
 			fmt.Fprintf(stdout, "Sign in at %s/login as %s with the password from OMNICHAT_ADMIN_PASSWORD.\n", cfg.PublicURL, cfg.AdminEmail)
+		case users == 0 && cfg.DatabaseURL == "":
+			// The embedded cluster belongs to this process while it runs: another omnichat
+			// process cannot open it, so the tool runs after a stop.
+			fmt.Fprintf(stdout, "No users yet. Stop omnichat (Ctrl+C) and create the first admin:\n  omnichat user create --email you@example.com --role admin\n"+
+				"or restart with OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD set. Then sign in at %s/login\n", cfg.PublicURL)
 		case users == 0:
 			fmt.Fprintf(stdout, "No users yet. Create the first admin:\n  omnichat user create --email you@example.com --role admin\n"+
 				"or restart with OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD set. Then sign in at %s/login\n", cfg.PublicURL)

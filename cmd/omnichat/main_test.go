@@ -664,3 +664,50 @@ func TestServeWithTheAddressInUse(t *testing.T) {
 		t.Fatalf("PostgreSQL was not stopped cleanly: %v", left)
 	}
 }
+
+// The first run as the start message tells it, on the embedded database: no users, so
+// serve says to stop and create the admin; user create while serve runs fails with a clear
+// line; after Ctrl-C it works, and the next start lets the admin sign in.
+func TestFirstAdminOnTheEmbeddedDatabase(t *testing.T) {
+	dir := testdb.DataDir(t)
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	env := serveEnv("", addr)
+	for _, k := range []string{"OMNICHAT_DATABASE_URL", "OMNICHAT_ADMIN_EMAIL", "OMNICHAT_ADMIN_PASSWORD"} {
+		delete(env, k)
+	}
+	env["OMNICHAT_DATA_DIR"] = dir
+	p := start(t, env, "serve")
+	p.waitOutput(t, regexp.MustCompile(`Press Ctrl\+C to stop`), 60*time.Second)
+	if !strings.Contains(p.stdout.String(), "No users yet. Stop omnichat (Ctrl+C) and create the first admin:\n  omnichat user create --email you@example.com --role admin") {
+		t.Fatalf("start message:\n%s", p.stdout)
+	}
+	create := func() *proc {
+		c := start(t, env, "user", "create", "--email", "first@example.com", "--role", "admin")
+		c.cmd.Stdin = nil
+		<-c.done
+		return c
+	}
+	busy := create()
+	if code := busy.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(lastLine(busy.stderr.String()), "in use by another omnichat process") {
+		t.Fatalf("user create while serving: exit %d, %q", code, busy.stderr)
+	}
+	if code, _ := p.signal(t, os.Interrupt, 30*time.Second); code != 0 {
+		t.Fatalf("Ctrl-C: exit %d", code)
+	}
+	made := create()
+	m := regexp.MustCompile(`(?m)^password: (\S+)$`).FindStringSubmatch(made.stdout.String())
+	if code := made.cmd.ProcessState.ExitCode(); code != 0 || m == nil {
+		t.Fatalf("user create after the stop: exit %d, stdout %q, stderr %q", code, made.stdout, made.stderr)
+	}
+	p = start(t, env, "serve")
+	p.waitOutput(t, signInLine, 60*time.Second)
+	if code, tok := signIn(t, "http://"+addr, "first@example.com", m[1]); code != 200 || tok == "" {
+		t.Fatalf("the new admin signs in: %d %s", code, tok)
+	}
+	if code, _ := p.signal(t, os.Interrupt, 30*time.Second); code != 0 {
+		t.Fatalf("Ctrl-C: exit %d", code)
+	}
+}
