@@ -278,6 +278,14 @@ func (h *Hub) refreshDepartments(ctx context.Context, userID int64) {
 	if len(mine) == 0 {
 		return
 	}
+	// A deactivated operator's open streams end: marked dropped, each closes (with "resync")
+	// on this very event, and the reconnect is refused.
+	if u, err := store.UserByID(ctx, h.Pool, userID); err == nil && !u.Active {
+		for _, s := range mine {
+			s.Dropped.Store(true)
+		}
+		return
+	}
 	d, err := h.departments(ctx, userID)
 	if err != nil {
 		h.Log.Error("push: refresh departments", "err", err)

@@ -155,6 +155,7 @@ func TestAssignmentNeedsPresenceAndDeactivationRequeues(t *testing.T) {
 	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support")
 	support := e.deps[0]
 	a := e.operator(t, "a@example.com", 5, []int64{support}, true)
+	sa := a.Stream(t)
 	b := e.operator(t, "b@example.com", 5, []int64{support}, false)
 	setStatus(t, b, "online") // online by choice, but no stream open
 	for _, v := range []string{"v1", "v2"} {
@@ -207,7 +208,15 @@ func TestAssignmentNeedsPresenceAndDeactivationRequeues(t *testing.T) {
 	if assignee(t, e, "v3") != 0 {
 		t.Fatalf("v3 → %d, want queued: nobody has a stream open", assignee(t, e, "v3"))
 	}
-	// The deactivated operator cannot sign in any more.
+	// The deactivated operator's open stream ends, and the session is refused.
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-sa.C:
+			ended = !ok
+		case <-time.After(10 * time.Second):
+			t.Fatal("the deactivated operator's stream stays open")
+		}
+	}
 	if code, _ := a.Call(t, "GET", "/api/v1/dialogs", nil, nil); code != 401 {
 		t.Errorf("deactivated operator's session: HTTP %d, want 401", code)
 	}
