@@ -61,6 +61,13 @@ func TestSignIn(t *testing.T) {
 		if r := do(t, inst.URL, req{Method: "GET", Path: "/api/v1/me", Cookies: []*http.Cookie{ck}}); r.Status != 200 {
 			t.Errorf("cookie: %d %s", r.Status, r.Body)
 		}
+		wantError(t, "wrong password", signIn(t, inst.URL, "olga.op@example.com", "Wrong-Secret-9", nil), 401, "unauthorized")
+		// Neither passwords nor tokens reach the log.
+		for _, secret := range []string{password, "Wrong-Secret-9", s.Token, s.CSRFToken} {
+			if strings.Contains(inst.Log.String(), secret) {
+				t.Errorf("the server log contains a secret %q", secret[:4]+"…")
+			}
+		}
 	}
 }
 
