@@ -28,12 +28,15 @@ type Realtime struct {
 	DevID     int64  `json:"dev_id"`
 	Host      string `json:"host"` // CometQL host:port; empty = app.comet-server.ru:3306
 	SealedKey []byte `json:"dev_key_sealed,omitempty"`
+	// Node is the browsers' WebSocket host[:port]; empty = app.comet-server.ru (inbox).
+	Node string `json:"node,omitempty"`
 }
 
 type realtimeView struct {
 	Mode      string `json:"mode"`
 	DevID     int64  `json:"dev_id"`
 	Host      string `json:"host"`
+	Node      string `json:"node"`
 	DevKeySet bool   `json:"dev_key_set"`
 }
 
@@ -41,6 +44,7 @@ type realtimeBody struct {
 	Mode   string `json:"mode"`
 	DevID  int64  `json:"dev_id"`
 	Host   string `json:"host"`
+	Node   string `json:"node"`
 	DevKey string `json:"dev_key"` // empty keeps the stored key
 }
 
@@ -78,11 +82,15 @@ func (s *Server) getRealtime(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, realtimeView{Mode: r.Mode, DevID: r.DevID, Host: r.Host, DevKeySet: key != ""})
+	return c.JSON(http.StatusOK, realtimeView{Mode: r.Mode, DevID: r.DevID, Host: r.Host, Node: r.Node, DevKeySet: key != ""})
 }
 
 func (b *realtimeBody) validate() error {
-	b.Host, b.DevKey = strings.TrimSpace(b.Host), strings.TrimSpace(b.DevKey)
+	b.Host, b.DevKey, b.Node = strings.TrimSpace(b.Host), strings.TrimSpace(b.DevKey), strings.TrimSpace(b.Node)
+	// The node goes into the inbox page's CSP (connect-src): a bare host[:port].
+	if b.Node != "" && (strings.ContainsAny(b.Node, "/ '\"\\;,") || len(b.Node) > 200) {
+		return &apperr.Error{Code: apperr.Invalid, Message: "the WebSocket node is host or host:port, e.g. app.comet-server.ru", Fields: []string{"node"}}
+	}
 	if b.Mode != "builtin" && b.Mode != "comet" {
 		return &apperr.Error{Code: apperr.Invalid, Message: "mode must be builtin or comet", Fields: []string{"mode"}}
 	}
@@ -113,7 +121,7 @@ func (s *Server) putRealtime(c echo.Context) error {
 	if err != nil && b.DevKey == "" {
 		return err
 	}
-	r := Realtime{Mode: b.Mode, DevID: b.DevID, Host: b.Host, SealedKey: old.SealedKey}
+	r := Realtime{Mode: b.Mode, DevID: b.DevID, Host: b.Host, Node: b.Node, SealedKey: old.SealedKey}
 	if b.DevKey != "" {
 		if r.SealedKey, err = s.Channels.Box.Seal([]byte(b.DevKey), realtimeAD); err != nil {
 			return err
@@ -132,7 +140,7 @@ func (s *Server) putRealtime(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, realtimeView{Mode: r.Mode, DevID: r.DevID, Host: r.Host, DevKeySet: len(r.SealedKey) > 0})
+	return c.JSON(http.StatusOK, realtimeView{Mode: r.Mode, DevID: r.DevID, Host: r.Host, Node: r.Node, DevKeySet: len(r.SealedKey) > 0})
 }
 
 // testRealtime signs in to comet with the given (or saved) credentials and reports the

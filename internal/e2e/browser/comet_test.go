@@ -25,13 +25,18 @@ func TestInboxOverComet(t *testing.T) {
 	root := startChromium(t)
 	w := setup(t)
 	var view map[string]any
-	w.admin.Must(t, "PUT", "/api/v1/settings/comet", map[string]any{"dev_id": 15, "dev_key": fake.DevKey, "addr": fake.Addr(), "node": fake.Node()}, &view)
-	if view["enabled"] != true || view["dev_key_set"] != true || strings.Contains(fmt.Sprint(view), fake.DevKey) {
+	w.admin.Must(t, "PUT", "/api/v1/realtime", map[string]any{"mode": "comet", "dev_id": 15, "dev_key": fake.DevKey, "host": fake.Addr(), "node": fake.Node()}, &view)
+	if view["mode"] != "comet" || view["dev_key_set"] != true || view["node"] != fake.Node() || strings.Contains(fmt.Sprint(view), fake.DevKey) {
 		t.Fatalf("comet settings answer: %v", view)
 	}
 
 	anna := newBrowser(t, root, w.inst, "anna", 1280, 900)
 	anna.signIn("anna@example.com", password)
+	var cfg string
+	anna.run("read the page's comet config", chromedp.Evaluate(`document.getElementById('inbox').dataset.comet || ''`, &cfg))
+	if !strings.Contains(cfg, `"node":"`+fake.Node()+`"`) || strings.Contains(cfg, fake.DevKey) {
+		t.Fatalf("the inbox's comet config: %q", cfg)
+	}
 	apptest.Eventually(t, 5*time.Second, "anna's comet socket", func() bool { return fake.Sockets(w.anna.UserID) == 1 })
 	var transport string
 	anna.run("which transport", chromedp.Evaluate(`document.getElementById('live-state').dataset.transport`, &transport))
