@@ -16,7 +16,8 @@ for args in "--group-commit=false --rate 1000" "--rate 1000" "--group-commit=fal
 	echo "### omnichat loadtest --inprocess $args --duration 5s --concurrency 128   ($(uptime | sed 's/.*load/load/'))"
 	p0=$("$here/pgcpu.sh" "$pgdata")
 	# shellcheck disable=SC2086 # args is a list of flags
-	OMNICHAT_DATABASE_URL="$server/$db" "$bin" loadtest --inprocess $args --duration 5s --concurrency 128 2>&1 | tail -7
+	OMNICHAT_DATABASE_URL="$server/$db" "$bin" loadtest --inprocess $args --duration 5s --concurrency 128 2>&1 |
+		grep -E '^(rate|sent|webhook|stored|this process|group commit|error)' || true
 	sleep 1
 	p1=$("$here/pgcpu.sh" "$pgdata")
 	awk -v a="$p0" -v b="$p1" 'BEGIN { printf "postgresql used %.2fs of CPU\n", b - a }'
