@@ -296,6 +296,28 @@ func (h *Hub) refreshDepartments(ctx context.Context, userID int64) {
 	}
 }
 
+// RefreshPresence (the heartbeat's work) rewrites this instance's presence rows from its
+// open streams: touching the rows alone never brought back one that another instance had
+// expired while this one stalled, and the operator stayed "absent" with a stream open.
+func (h *Hub) RefreshPresence(ctx context.Context) error {
+	h.presMu.Lock()
+	h.mu.Lock()
+	users := make([]int64, 0, len(h.conns))
+	conns := make([]int32, 0, len(h.conns))
+	for u, n := range h.conns {
+		users, conns = append(users, u), append(conns, int32(n))
+	}
+	h.mu.Unlock()
+	back, err := store.RefreshPresence(ctx, h.Pool, h.Instance, users, conns)
+	h.presMu.Unlock()
+	for _, id := range back {
+		if h.OnPresence != nil {
+			h.OnPresence(id, true)
+		}
+	}
+	return err
+}
+
 // heartbeat keeps this instance's presence rows fresh and expires those of dead instances.
 func (h *Hub) heartbeat(ctx context.Context) {
 	t := time.NewTicker(15 * time.Second)
@@ -311,7 +333,7 @@ func (h *Hub) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := store.TouchPresence(ctx, h.Pool, h.Instance); err != nil {
+		if err := h.RefreshPresence(ctx); err != nil {
 			h.Log.Warn("push: presence heartbeat", "err", err)
 		}
 		gone, err := store.ExpiredPresenceUsers(ctx, h.Pool)

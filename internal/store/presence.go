@@ -17,10 +17,33 @@ func SetPresence(ctx context.Context, db DB, userID int64, instance string, conn
 	return notFoundOrNil(err, "set presence")
 }
 
-// TouchPresence refreshes every row of an instance (its heartbeat).
-func TouchPresence(ctx context.Context, db DB, instance string) error {
-	_, err := db.Exec(ctx, `UPDATE presence SET seen_at = now() WHERE instance = $1`, instance)
-	return notFoundOrNil(err, "touch presence")
+// RefreshPresence rewrites an instance's rows from its open streams (users[i] has
+// connections[i]): rows are refreshed, rows another instance expired while this one stalled
+// come back, rows without streams go. It returns the users whose row came back (or is new).
+func RefreshPresence(ctx context.Context, db DB, instance string, users []int64, connections []int32) ([]int64, error) {
+	if _, err := db.Exec(ctx, `DELETE FROM presence WHERE instance = $1 AND NOT (user_id = ANY($2::bigint[]))`, instance, users); err != nil {
+		return nil, notFound(err, "refresh presence")
+	}
+	rows, err := db.Query(ctx, `INSERT INTO presence (user_id, instance, connections, seen_at)
+		SELECT u, $1, c, now() FROM unnest($2::bigint[], $3::int[]) AS t(u, c)
+		ON CONFLICT (user_id, instance) DO UPDATE SET connections = excluded.connections, seen_at = now()
+		RETURNING user_id, (xmax = 0)`, instance, users, connections)
+	if err != nil {
+		return nil, notFound(err, "refresh presence")
+	}
+	defer rows.Close()
+	var back []int64
+	for rows.Next() {
+		var id int64
+		var inserted bool
+		if err := rows.Scan(&id, &inserted); err != nil {
+			return nil, notFound(err, "scan presence")
+		}
+		if inserted {
+			back = append(back, id)
+		}
+	}
+	return back, notFoundOrNil(rows.Err(), "refresh presence")
 }
 
 // ClearPresence removes an instance's rows (clean shutdown).

@@ -288,3 +288,27 @@ func TestPresenceSurvivesStreamChurn(t *testing.T) {
 		return err == nil && n == 1
 	})
 }
+
+// TestHeartbeatRestoresExpiredPresence: another instance expired this one's presence rows
+// (it stalled past the TTL) while the operator's stream stayed open; the next heartbeat
+// brings the presence back and the waiting dialog is handed out.
+func TestHeartbeatRestoresExpiredPresence(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support")
+	a := e.operator(t, "a@example.com", 5, []int64{e.deps[0]}, true)
+	ctx := context.Background()
+	if _, err := e.inst.Pool.Exec(ctx, `DELETE FROM presence WHERE user_id = $1`, a.UserID); err != nil {
+		t.Fatal(err)
+	}
+	e.message(t, "", "v1", "Visitor", "hello")
+	settle(t, e.inst)
+	if assignee(t, e, "v1") != 0 {
+		t.Fatal("assigned without presence")
+	}
+	if err := e.inst.App.Hub.RefreshPresence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, e.inst)
+	if assignee(t, e, "v1") != a.UserID {
+		t.Fatalf("after the heartbeat: v1 → %d, want A %d", assignee(t, e, "v1"), a.UserID)
+	}
+}
