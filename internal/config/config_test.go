@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,18 @@ func TestStringMasksSecrets(t *testing.T) {
 	}
 	if !strings.Contains(s, "omni:xxxxx@db") {
 		t.Errorf("String() = %s, want the redacted database URL", s)
+	}
+}
+
+// The README's configuration table names every variable.
+func TestReadmeListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("README.md does not list %s", v.Name)
+		}
 	}
 }
