@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/omnichat/omnichat/internal/auth"
+	"github.com/omnichat/omnichat/internal/config"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/internal/testdb"
 )
@@ -709,5 +710,23 @@ func TestFirstAdminOnTheEmbeddedDatabase(t *testing.T) {
 	}
 	if code, _ := p.signal(t, os.Interrupt, 30*time.Second); code != 0 {
 		t.Fatalf("Ctrl-C: exit %d", code)
+	}
+}
+
+func TestEnvAndHelp(t *testing.T) {
+	code, out, _ := runIn(t, nil, "", "env")
+	if code != 0 || strings.Count(out, "\n") != len(config.Vars) {
+		t.Fatalf("env: code %d:\n%s", code, out)
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(out, v.Name) {
+			t.Errorf("env does not list %s", v.Name)
+		}
+	}
+	if code, out, _ := runIn(t, nil, "", "help"); code != 0 || !strings.Contains(out, "omnichat user create --email E --role admin|operator") {
+		t.Errorf("help: %d %s", code, out)
+	}
+	if code, out, errOut := runIn(t, nil, "", "frobnicate"); code != 2 || out != "" || !strings.HasPrefix(errOut, `omnichat: unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q %q", code, out, errOut)
 	}
 }
