@@ -527,8 +527,12 @@ func TestServeWithoutUsersSaysHowToCreateOne(t *testing.T) {
 	delete(env, "OMNICHAT_ADMIN_EMAIL")
 	delete(env, "OMNICHAT_ADMIN_PASSWORD")
 	env["OMNICHAT_DATA_DIR"] = t.TempDir()
+	env["OMNICHAT_LOG_FORMAT"] = "json"
 	p := start(t, env, "serve")
 	p.waitOutput(t, regexp.MustCompile(`Press Ctrl\+C to stop`), 30*time.Second)
+	if code, _ := get(t, "http://"+addr+"/api/v1/me"); code != 401 {
+		t.Errorf("/api/v1/me: %d", code)
+	}
 	for _, want := range []string{"No users yet", "omnichat user create --email you@example.com --role admin", "OMNICHAT_ADMIN_EMAIL and OMNICHAT_ADMIN_PASSWORD", "sign in at http://" + addr + "/login"} {
 		if !strings.Contains(p.stdout.String(), want) {
 			t.Errorf("start message lacks %q:\n%s", want, p.stdout)
@@ -536,6 +540,20 @@ func TestServeWithoutUsersSaysHowToCreateOne(t *testing.T) {
 	}
 	if code, _ := p.stop(t, 10*time.Second); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+	// OMNICHAT_LOG_FORMAT=json: every log line is a JSON object, the access log included.
+	access := 0
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["msg"] == nil || rec["level"] == nil {
+			t.Errorf("not a JSON log line: %q", line)
+		}
+		if rec["msg"] == "http" && rec["path"] == "/api/v1/me" && rec["status"] == float64(401) && rec["req"] != "" {
+			access++
+		}
+	}
+	if access != 1 {
+		t.Errorf("%d JSON access log lines for /api/v1/me, want 1", access)
 	}
 }
 
