@@ -211,6 +211,43 @@ func TestPhoneLayout(t *testing.T) {
 	if !fits {
 		t.Error("the page is wider than the phone screen")
 	}
+
+	// The details open over the conversation; the client record is created, unlinked and
+	// found again and linked.
+	phone.expectVisible("#side", false)
+	phone.run("open the details", jsClick(`#side-toggle`), chromedp.WaitVisible(`#client-create`, chromedp.ByQuery))
+	phone.expectVisible("#side", true)
+	phone.run("create a client record",
+		jsClick(`#client-create`),
+		chromedp.WaitVisible(`#modal-form input[name=name]`, chromedp.ByQuery),
+		chromedp.SetValue(`#modal-form input[name=phones]`, "+7 912 345-67-89", chromedp.ByQuery),
+		clickText(`#modal-form button.primary`, ""),
+		waitText(`#client-card`, "Pavel Phone"),
+		waitText(`#messages .msg.system`, "linked a client record"),
+	)
+	phone.run("unlink it", jsClick(`#client-unlink`), waitText(`#client-card`, "No client record"))
+	phone.run("find and link it again",
+		chromedp.SendKeys(`#client-search`, "Pavel", chromedp.ByQuery),
+		waitText(`#client-card .results`, "Pavel Phone"),
+		clickText(`#client-card .results button`, ""),
+		waitJS(`!!document.getElementById('client-unlink')`),
+	)
+	var d struct {
+		Visitor struct {
+			ClientID *int64 `json:"client_id"`
+		} `json:"visitor"`
+	}
+	var list struct {
+		Dialogs []struct {
+			ID int64 `json:"id"`
+		} `json:"dialogs"`
+	}
+	w.admin.Must(t, "GET", "/api/v1/dialogs?status=open", nil, &list)
+	w.admin.Must(t, "GET", apptest.Path("/api/v1/dialogs/%d", list.Dialogs[0].ID), nil, &d)
+	if d.Visitor.ClientID == nil {
+		t.Fatal("the visitor is not linked to a client record")
+	}
+	phone.run("close the details", jsClick(`#side-toggle`))
 	phone.run("back to the list", chromedp.Click(`#back`, chromedp.ByQuery), waitJS(`location.pathname === '/inbox'`))
 	phone.expectVisible(".list-pane", true)
 	phone.expectVisible(".conv-pane", false)

@@ -111,6 +111,16 @@ func TestSignInForm(t *testing.T) {
 	if strings.Count(body, "<script") != strings.Count(body, `<script type="module" src=`)+strings.Count(body, `<script type="application/json"`) {
 		t.Fatalf("inline script in the inbox page: %s", body)
 	}
+	// The user's own language wins over the browser's.
+	csrf0 := regexp.MustCompile(`data-csrf="([^"]+)"`).FindStringSubmatch(body)[1]
+	if res, b := s.do("PUT", "/api/v1/operators/me", strings.NewReader(`{"locale":"ru"}`), map[string]string{"Content-Type": "application/json", "X-CSRF-Token": csrf0, "Accept": "application/json"}); res.StatusCode != 200 {
+		t.Fatalf("set locale: %d %s", res.StatusCode, b)
+	}
+	_, ru := s.do("GET", "/inbox", nil, map[string]string{"Accept-Language": "en-US,en"})
+	if !strings.Contains(ru, `<html lang="ru">`) || !strings.Contains(ru, "Очередь") {
+		t.Fatalf("inbox after choosing Russian: %s", ru)
+	}
+
 	// Sign-out needs the form's CSRF token.
 	if res, _ := s.do("POST", "/logout", strings.NewReader(""), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("logout without token: %d", res.StatusCode)

@@ -29,6 +29,8 @@ export class Sidebar {
       [...this.state.operators.values()].map((u) => [u.id, u.name, u.online, u.status, u.active])]);
     if (!force && sig === this.sig) return;
     this.sig = sig;
+    if (this.forDialog !== d.id) { this.searchText = ''; this.forDialog = d.id; }
+    const typing = document.activeElement && document.activeElement.id === 'client-search';
     const v = d.visitor || {};
     const kv = h('dl.kv');
     const row = (k, val) => { if (val) kv.append(h('dt', t(k)), h('dd', val)); };
@@ -63,7 +65,7 @@ export class Sidebar {
 
     const clientCard = h('section.side-card', { id: 'client-card' }, h('h3', t('side.client')));
     this.el.replaceChildren(card, clientCard, partCard, actCard);
-    this.renderClient(clientCard, d);
+    this.renderClient(clientCard, d).then(() => { if (typing) document.getElementById('client-search')?.focus(); });
   }
 
   async run(fn) {
@@ -147,8 +149,11 @@ export class Sidebar {
     const results = h('ul.results');
     const input = h('input', { type: 'search', placeholder: t('client.search'), id: 'client-search', autocomplete: 'off' });
     let timer;
-    input.addEventListener('input', () => {
+    // A redraw (a live update) keeps what is being typed and its results.
+    input.value = this.searchText || '';
+    const search = () => {
       clearTimeout(timer);
+      this.searchText = input.value;
       timer = setTimeout(async () => {
         const q = input.value.trim();
         if (q.length < 2) { results.replaceChildren(); return; }
@@ -159,13 +164,16 @@ export class Sidebar {
           if (!results.children.length) results.append(h('li.muted', t('client.none')));
         } catch (e) { toast(e.message, 'error'); }
       }, 250);
-    });
+    };
+    input.addEventListener('input', search);
+    if (input.value) search();
     card.append(h('p.muted', t('client.not_linked')), input, results,
       h('button.secondary', { type: 'button', id: 'client-create', onclick: () => this.run(() => this.createClient()) }, t('client.create')));
   }
 
   async link(clientID) {
     await this.action('client', { client_id: clientID });
+    this.searchText = '';
     this.client = null; this.clientFor = 0;
     const d = await api('GET', '/api/v1/dialogs/' + this.conv.dialog.id);
     this.conv.setDialog(d); this.conv.onDialog(d); this.render(true);
