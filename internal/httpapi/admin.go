@@ -467,14 +467,23 @@ func (s *Server) revokeSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deleteSession(c, id); err != nil {
+	// /tokens/:id revokes API tokens only, /sessions/:id sign-ins only.
+	kind := "session"
+	if strings.HasPrefix(c.Path(), "/api/v1/tokens/") {
+		kind = "api"
+	}
+	if err := s.deleteSessionOfKind(c, id, kind); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) deleteSession(c echo.Context, id int64) error {
-	err := store.DeleteSession(c.Request().Context(), s.Store.Pool, identity(c).User.ID, id)
+	return s.deleteSessionOfKind(c, id, "")
+}
+
+func (s *Server) deleteSessionOfKind(c echo.Context, id int64, kind string) error {
+	err := store.DeleteSession(c.Request().Context(), s.Store.Pool, identity(c).User.ID, id, kind)
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "session not found")
 	}

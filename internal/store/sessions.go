@@ -49,9 +49,10 @@ func SessionUser(ctx context.Context, db DB, hash []byte, now time.Time) (Sessio
 	return s, u, nil
 }
 
-// DeleteSession removes one session of a user.
-func DeleteSession(ctx context.Context, db DB, userID, id int64) error {
-	tag, err := db.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2`, id, userID)
+// DeleteSession removes one session of a user: of the given kind ("session" or "api"),
+// or of any kind when kind is empty.
+func DeleteSession(ctx context.Context, db DB, userID, id int64, kind string) error {
+	tag, err := db.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND ($3 = '' OR kind = $3)`, id, userID, kind)
 	if err != nil {
 		return notFound(err, "delete session")
 	}

@@ -381,6 +381,9 @@ func TestAPITokens(t *testing.T) {
 	if r := do(t, inst.URL, req{Method: "GET", Path: "/api/v1/me", Header: bearer(created.Token)}); r.Status != 200 {
 		t.Errorf("token after the session signed out: %d", r.Status)
 	}
+	// Each list revokes only its own kind.
+	wantError(t, "a token revoked as a session", do(t, inst.URL, req{Method: "DELETE", Path: apptest.Path("/api/v1/sessions/%d", created.Session.ID), Header: bearer(created.Token)}), 404, "not_found")
+	wantError(t, "a session revoked as a token", do(t, inst.URL, req{Method: "DELETE", Path: apptest.Path("/api/v1/tokens/%d", sessions.Sessions[0].ID), Header: bearer(created.Token)}), 404, "not_found")
 	if r := do(t, inst.URL, req{Method: "DELETE", Path: apptest.Path("/api/v1/tokens/%d", created.Session.ID), Header: bearer(created.Token)}); r.Status != 204 {
 		t.Fatalf("revoke token: %d %s", r.Status, r.Body)
 	}
