@@ -15,6 +15,30 @@ func (s *Server) inboxAPIRoutes() {
 	op := s.echo.Group("/api/v1", s.authenticate)
 	op.GET("/dialogs/counts", s.dialogCounts)
 	op.POST("/dialogs/:id/read", s.markRead)
+	op.POST("/presence", s.presencePing)
+}
+
+// cometPresence is the presence "instance" of browsers live through comet-server.ru: they
+// hold no stream here, so they say every few seconds that they are there; a row not
+// refreshed within store.PresenceTTL expires like a dead instance's.
+const cometPresence = "comet"
+
+// presencePing is POST /api/v1/presence: the inbox is open (used with comet, where our SSE
+// stream, which normally marks an operator present, is not used).
+func (s *Server) presencePing(c echo.Context) error {
+	ctx := c.Request().Context()
+	uid := identity(c).User.ID
+	known, err := store.HasPresence(ctx, s.Store.Pool, uid, cometPresence)
+	if err != nil {
+		return err
+	}
+	if err := store.SetPresence(ctx, s.Store.Pool, uid, cometPresence, 1); err != nil {
+		return err
+	}
+	if !known && s.Hub != nil && s.Hub.OnPresence != nil {
+		s.Hub.OnPresence(uid, true) // queued dialogs may now go to this operator
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // dialogCounts is GET /api/v1/dialogs/counts: the numbers on the inbox tabs.

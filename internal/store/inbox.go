@@ -38,3 +38,10 @@ func MarkDialogRead(ctx context.Context, db DB, id int64) (bool, error) {
 	}
 	return tag.RowsAffected() > 0, nil
 }
+
+// HasPresence reports whether userID has a presence row for instance.
+func HasPresence(ctx context.Context, db DB, userID int64, instance string) (bool, error) {
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM presence WHERE user_id = $1 AND instance = $2)`, userID, instance).Scan(&ok)
+	return ok, notFoundOrNil(err, "has presence")
+}

@@ -43,6 +43,22 @@ func TestInboxOverComet(t *testing.T) {
 	if transport != "comet" {
 		t.Fatalf("the inbox uses %q, want comet", transport)
 	}
+	// Without our stream, the page still marks Anna present (assignment needs that).
+	apptest.Eventually(t, 5*time.Second, "anna online", func() bool {
+		var ops struct {
+			Operators []struct {
+				ID     int64 `json:"id"`
+				Online bool  `json:"online"`
+			} `json:"operators"`
+		}
+		w.admin.Must(t, "GET", "/api/v1/operators", nil, &ops)
+		for _, o := range ops.Operators {
+			if o.ID == w.anna.UserID {
+				return o.Online
+			}
+		}
+		return false
+	})
 	anna.run("open the queue tab", chromedp.Click(`[data-tab=queue]`, chromedp.ByQuery))
 	w.visitorSays(t, "v-7", "Carl", "Comet", "Hello via comet")
 	anna.run("the new dialog appears live through comet",

@@ -63,5 +63,10 @@ export function connectComet(cfg, handlers) {
     retry = Math.min(retry * 2, 30000);
   };
   open();
-  return () => { closed = true; clearTimeout(timer); ws && ws.close(); };
+  // Our SSE stream is what marks an operator present (for assignment); without it, say so
+  // every 20 s (the server forgets a silent browser after 45 s).
+  const ping = () => fetch('/api/v1/presence', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': document.body.dataset.csrf || '' } }).catch(() => {});
+  ping();
+  const beat = setInterval(ping, 20000);
+  return () => { closed = true; clearTimeout(timer); clearInterval(beat); ws && ws.close(); };
 }
