@@ -22,7 +22,7 @@ import (
 func TestAssignmentRaceTwoInstances(t *testing.T) {
 	const (
 		operators = 8
-		dialogs   = 200
+		dialogs   = 300
 		senders   = 6 // concurrent webhook senders per instance
 	)
 	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Support", "Sales")
@@ -77,7 +77,7 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			statuses := []string{"online", "away", "offline", "online"}
 			capacity := 3
-			for range 12 {
+			for range 16 {
 				op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": statuses[r.IntN(len(statuses))]}, nil)
 				switch r.IntN(4) {
 				case 0:
