@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -157,7 +158,27 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (store.Clien
 	if err := s.clientFrom(in, &c); err != nil {
 		return c, err
 	}
-	return c, store.CreateClient(ctx, s.Store.Pool, &c)
+	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if err := lockPhones(ctx, tx, c.Phones); err != nil {
+			return err
+		}
+		return store.CreateClient(ctx, tx, &c)
+	})
+	return c, err
+}
+
+// lockPhones takes the auto-add lock of every number (sorted: two writers never wait on
+// each other crosswise), so a record written by hand and one auto-added for a visitor with
+// the same number are not created side by side.
+func lockPhones(ctx context.Context, tx pgx.Tx, phones []string) error {
+	sorted := slices.Clone(phones)
+	slices.Sort(sorted)
+	for _, p := range sorted {
+		if err := store.LockPhone(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdateClient replaces a record's fields.
@@ -166,7 +187,13 @@ func (s *Service) UpdateClient(ctx context.Context, id int64, in ClientInput) (s
 	if err := s.clientFrom(in, &c); err != nil {
 		return c, err
 	}
-	if err := store.UpdateClient(ctx, s.Store.Pool, &c); errors.Is(err, store.ErrNotFound) {
+	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if err := lockPhones(ctx, tx, c.Phones); err != nil {
+			return err
+		}
+		return store.UpdateClient(ctx, tx, &c)
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return c, Errorf("not_found", "client %d not found", id)
 	} else if err != nil {
 		return c, err
@@ -180,6 +207,13 @@ func (s *Service) MergeClients(ctx context.Context, actorID, into, from int64) (
 		return store.Client{}, Errorf("invalid", "cannot merge a record into itself")
 	}
 	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		// An auto-add linking a visitor by one of from's numbers waits for the merge and then
+		// finds into, rather than linking to a record that is merged away.
+		if f, err := store.ClientByID(ctx, tx, from); err == nil {
+			if err := lockPhones(ctx, tx, f.Phones); err != nil {
+				return err
+			}
+		}
 		if err := store.MergeClients(ctx, tx, into, from); err != nil {
 			return err
 		}
