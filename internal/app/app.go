@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Po
 	var cluster *localpg.Cluster
 	if url == "" {
 		var err error
-		cluster, err = localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
+		cluster, err = localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Logger: log})
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedded postgresql: %w", err)
 		}
