@@ -285,11 +285,25 @@ func TestVisibilityListAndStream(t *testing.T) {
 	denied := []struct{ method, path string }{
 		{"GET", "/api/v1/dialogs/%d"}, {"GET", "/api/v1/dialogs/%d/messages"}, {"POST", "/api/v1/dialogs/%d/messages"},
 		{"POST", "/api/v1/dialogs/%d/take"}, {"POST", "/api/v1/dialogs/%d/close"}, {"POST", "/api/v1/dialogs/%d/invite"},
-		{"POST", "/api/v1/dialogs/%d/transfer"}, {"POST", "/api/v1/dialogs/%d/client"},
+		{"POST", "/api/v1/dialogs/%d/transfer"}, {"POST", "/api/v1/dialogs/%d/client"}, {"POST", "/api/v1/dialogs/%d/leave"},
 	}
 	for _, r := range denied {
 		if code, raw := b.Call(t, r.method, apptest.Path(r.path, d), map[string]any{"text": "x", "user_id": b.UserID}, nil); code != 404 {
 			t.Errorf("B %s %s: HTTP %d %s, want 404", r.method, r.path, code, raw)
+		}
+	}
+	// The client record is shared, its dialogs are not.
+	var cl store.Client
+	e.admin.Must(t, "POST", "/api/v1/clients", map[string]any{"name": "Queued"}, &cl)
+	e.admin.Must(t, "POST", apptest.Path("/api/v1/dialogs/%d/client", d), map[string]any{"client_id": cl.ID}, nil)
+	for _, who := range []struct {
+		c    *apptest.Client
+		want int
+	}{{a, 1}, {b, 0}} {
+		var view clientView
+		who.c.Must(t, "GET", apptest.Path("/api/v1/clients/%d", cl.ID), nil, &view)
+		if len(view.Dialogs) != who.want {
+			t.Errorf("operator %d sees %d dialogs of the client, want %d", who.c.UserID, len(view.Dialogs), who.want)
 		}
 	}
 	var all struct{ Dialogs []store.Dialog }
