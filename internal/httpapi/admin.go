@@ -398,6 +398,8 @@ func (s *Server) deleteDepartment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Its queued dialogs lost the department: any operator may take them now.
+	s.Dialogs.RequestDispatch(ctx)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -312,3 +312,20 @@ func TestHeartbeatRestoresExpiredPresence(t *testing.T) {
 		t.Fatalf("after the heartbeat: v1 → %d, want A %d", assignee(t, e, "v1"), a.UserID)
 	}
 }
+
+// TestDeletingADepartmentHandsOutItsQueue: its queued dialogs lose the department and go to
+// any free operator.
+func TestDeletingADepartmentHandsOutItsQueue(t *testing.T) {
+	e := newEnv(t, dialog.Settings{AutoAssign: true, RecordType: "client"}, "Night shift")
+	a := e.operator(t, "a@example.com", 5, nil, true) // in no department
+	e.message(t, "", "v1", "Visitor", "hello")
+	settle(t, e.inst)
+	if assignee(t, e, "v1") != 0 {
+		t.Fatal("a Night shift dialog went to an operator outside it")
+	}
+	e.admin.Must(t, "DELETE", apptest.Path("/api/v1/departments/%d", e.deps[0]), nil, nil)
+	settle(t, e.inst)
+	if d := dialogOf(t, e.inst, "v1"); id(d.AssigneeID) != a.UserID || d.DepartmentID != nil {
+		t.Fatalf("after deleting the department: assignee %v department %v, want A and none", d.AssigneeID, d.DepartmentID)
+	}
+}
