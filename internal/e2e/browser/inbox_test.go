@@ -63,6 +63,17 @@ func (w *world) visitorSays(t *testing.T, userID, first, last, text string) {
 	}
 }
 
+// visitorEdits delivers the visitor's edit of their message number msgID.
+func (w *world) visitorEdits(t *testing.T, userID string, msgID int64, text string) {
+	t.Helper()
+	w.updateID++
+	upd := example.Update{UpdateID: w.updateID, Type: example.TypeEdited, Message: &example.Message{
+		ID: msgID, ChatID: userID, From: example.User{ID: userID}, Date: time.Now().Add(-time.Minute).Unix(), Text: text, EditDate: time.Now().Unix()}}.Marshal()
+	if code, body, err := w.fake.Deliver(context.Background(), upd); err != nil || code != 200 {
+		t.Fatalf("deliver edit: %d %s %v", code, body, err)
+	}
+}
+
 func (w *world) sentTexts() []string {
 	var out []string
 	for _, s := range w.fake.Sent() {
@@ -109,6 +120,9 @@ func TestInboxLive(t *testing.T) {
 	// A later message shows up live in the open conversation.
 	w.visitorSays(t, "v-1", "Vera", "Visitor", "Are you there?")
 	anna.run("the next message appears in the open conversation", waitText(`#messages .msg.in`, "Are you there?"))
+	// The visitor edits it: the new text shows, marked as edited.
+	w.visitorEdits(t, "v-1", 1000+w.updateID, "Are you there? Anyone?")
+	anna.run("the edit shows live", waitJS(`[...document.querySelectorAll('#messages .msg.in')].some(e => e.textContent.includes('Anyone?') && e.querySelector('.edited'))`))
 
 	// Reply: Shift+Enter breaks the line, Enter sends; pending at once, then sent.
 	anna.run("type a reply",
@@ -153,14 +167,29 @@ func TestInboxLive(t *testing.T) {
 	})
 	anna.run("the file shows as a link", waitJS(`[...document.querySelectorAll('#messages .msg.out a')].some(a => a.textContent === 'report.txt' && a.getAttribute('href').startsWith('/api/v1/files/'))`))
 
+	// A file dropped onto the conversation is sent too.
+	anna.run("drop a file",
+		chromedp.Evaluate(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['dropped content'], 'dropped.txt', {type: 'text/plain'}));
+			const pane = document.getElementById('conv');
+			for (const type of ['dragenter', 'dragover', 'drop']) pane.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true})); })()`, nil),
+		waitJS(`[...document.querySelectorAll('#messages .msg.out a')].some(a => a.textContent === 'dropped.txt')`))
+	apptest.Eventually(t, 10*time.Second, "the dropped file at the platform", func() bool {
+		for _, s := range w.sentTexts() {
+			if s == "file:dropped.txt" {
+				return true
+			}
+		}
+		return false
+	})
+
 	// No double sends: each reply reached the platform once and shows once.
-	if got := w.sentTexts(); len(got) != 2 {
-		t.Fatalf("platform got %q, want the reply and the file once each", got)
+	if got := w.sentTexts(); len(got) != 3 {
+		t.Fatalf("platform got %q, want the reply and the two files once each", got)
 	}
 	var bubbles int
 	anna.run("count bubbles", chromedp.Evaluate(`document.querySelectorAll('#messages .msg.out').length`, &bubbles))
-	if bubbles != 2 {
-		t.Fatalf("%d outgoing bubbles, want 2", bubbles)
+	if bubbles != 3 {
+		t.Fatalf("%d outgoing bubbles, want 3", bubbles)
 	}
 
 	// Transfer to Boris with a comment: his Mine tab shows it live.
@@ -180,6 +209,17 @@ func TestInboxLive(t *testing.T) {
 		waitText(`#side .people`, "Boris Ops"),
 	)
 	anna.run("anna's sidebar shows the new assignee live", waitText(`#side .people`, "Boris Ops"))
+
+	// Boris invites Anna back as a participant; she leaves again.
+	boris.run("invite anna",
+		jsClick(`#act-invite`),
+		chromedp.WaitVisible(`#invite-user`, chromedp.ByQuery),
+		chromedp.SetValue(`#invite-user`, fmt.Sprint(w.anna.UserID), chromedp.ByQuery),
+		clickText(`#modal-form button.primary`, ""),
+		waitText(`#messages .msg.system`, "invited Anna Ops"),
+	)
+	anna.run("anna is a participant and leaves", waitText(`#side .people`, "Anna Ops"), jsClick(`#act-leave`))
+	boris.run("boris sees her leave", waitText(`#messages .msg.system`, "Anna Ops left"))
 
 	// Boris closes; Anna, still looking at it, sees it closed live.
 	boris.run("close",
