@@ -98,13 +98,17 @@ func TestInboxLive(t *testing.T) {
 	boris.signIn("boris@example.com", password)
 
 	// The webhook arrives while Anna looks at the queue: the row and the count appear live.
-	anna.run("open the queue tab", chromedp.Click(`[data-tab=queue]`, chromedp.ByQuery))
+	anna.run("open the queue tab", chromedp.Click(`[data-tab=queue]`, chromedp.ByQuery),
+		// Desktop notifications on, with a recording stand-in for the browser's.
+		chromedp.Evaluate(`localStorage.setItem('omnichat.notify', '1');
+			window.Notification = class { constructor(title, o) { (window.__notes = window.__notes || []).push(title + ' | ' + o.body); } static get permission() { return 'granted'; } };`, nil))
 	w.visitorSays(t, "v-1", "Vera", "Visitor", "Hello, I need help")
 	anna.run("the new dialog appears live",
 		waitText(`#dialogs .dialog-row`, "Vera Visitor"),
 		waitText(`#dialogs .dialog-row .preview`, "Hello, I need help"),
 		waitText(`[data-count=queue]`, "1"),
 		waitJS(`document.title.startsWith('(1)')`),
+		waitJS(`(window.__notes || []).includes('New conversation: Vera Visitor | Hello, I need help')`),
 	)
 
 	// Open it and take it.

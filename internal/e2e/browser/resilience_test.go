@@ -1,7 +1,10 @@
 package browser
 
 import (
+	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -75,6 +78,14 @@ func TestInboxHistoryFailuresAndReconnect(t *testing.T) {
 	)
 	apptest.Eventually(t, 10*time.Second, "the delete at the platform", func() bool { return len(w.fake.Deleted()) == 1 })
 
+	// An image is shown inline (served by our file endpoint under the page's CSP).
+	png := filepath.Join(t.TempDir(), "dot.png")
+	if err := os.WriteFile(png, tinyPNG, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	anna.run("send an image", chromedp.SetUploadFiles(`#file-input`, []string{png}, chromedp.ByQuery),
+		waitJS(`[...document.querySelectorAll('#messages .msg.out img.inline')].some(i => i.complete && i.naturalWidth === 1)`))
+
 	// The connection drops; two messages arrive before the browser is back.
 	w.inst.DropConnections()
 	w.visitorSays(t, "v-3", "Hanna", "History", "during the gap 1")
@@ -91,3 +102,6 @@ func TestInboxHistoryFailuresAndReconnect(t *testing.T) {
 		}
 	}
 }
+
+// tinyPNG is a 1×1 PNG.
+var tinyPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
