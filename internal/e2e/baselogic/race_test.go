@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 
 	start := time.Now()
 	var wg sync.WaitGroup
+	var changes atomic.Int64 // operator-side changes during the storm
 	// New dialogs on both instances.
 	for inst := range 2 {
 		for s := range senders {
@@ -79,24 +81,28 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 			capacity := 3
 			for range 16 {
 				op.Must(t, "PUT", "/api/v1/operators/me", map[string]any{"status": statuses[r.IntN(len(statuses))]}, nil)
+				changes.Add(1)
 				switch r.IntN(4) {
 				case 0:
 					// Raised only: a capacity lowered below the current load would
 					// make "over capacity" a matter of the admin's choice, not of assignment.
 					capacity++
 					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"capacity": capacity}, nil)
+					changes.Add(1)
 				case 1:
 					deps := []int64{support}
 					if r.IntN(2) == 0 {
 						deps = []int64{sales}
 					}
 					admins[i%2].Must(t, "PUT", apptest.Path("/api/v1/operators/%d", op.UserID), map[string]any{"department_ids": deps}, nil)
+					changes.Add(1)
 				case 2:
 					// Close one of my dialogs: frees capacity.
 					var list struct{ Dialogs []store.Dialog }
 					op.Must(t, "GET", "/api/v1/dialogs?status=open&assigned=me&limit=1", nil, &list)
 					if len(list.Dialogs) > 0 {
 						op.Call(t, "POST", apptest.Path("/api/v1/dialogs/%d/close", list.Dialogs[0].ID), nil, nil)
+						changes.Add(1)
 					}
 				}
 			}
@@ -202,6 +208,15 @@ func TestAssignmentRaceTwoInstances(t *testing.T) {
 	if online != operators/2 || queued == 0 {
 		t.Errorf("the final mix is not what the test meant: %d online operators, %d queued", online, queued)
 	}
-	b, _ := json.Marshal(map[string]any{"dialogs": dialogs, "operators": operators, "instances": 2, "assigned_open": assigned, "closed": closed, "queued": queued, "storm": storm.Round(time.Millisecond).String(), "until_settled": total.Round(time.Millisecond).String()})
+	// Both instances made assignment decisions (their River workers share the jobs).
+	var runners, decisions int
+	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[array_length(attempted_by, 1)]), count(*) FROM river_job
+		WHERE kind IN ('assign_dialog', 'dispatch_queue') AND state = 'completed'`).Scan(&runners, &decisions); err != nil {
+		t.Fatal(err)
+	}
+	if runners != 2 {
+		t.Errorf("assignment jobs ran on %d instances, want 2", runners)
+	}
+	b, _ := json.Marshal(map[string]any{"assignment_jobs": decisions, "job_runners": runners, "operator_changes": changes.Load(), "dialogs": dialogs, "operators": operators, "instances": 2, "assigned_open": assigned, "closed": closed, "queued": queued, "storm": storm.Round(time.Millisecond).String(), "until_settled": total.Round(time.Millisecond).String()})
 	t.Logf("race figures: %s", b)
 }
