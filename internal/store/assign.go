@@ -48,15 +48,6 @@ func PickOperator(ctx context.Context, db DB, departmentID *int64) (int64, error
 	return id, notFoundOrNil(err, "pick operator")
 }
 
-// AnyoneFree reports whether any eligible operator of any department is under capacity: when
-// nobody is, a dispatch pass has nothing to do and need not read the queue.
-func AnyoneFree(ctx context.Context, db DB) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users u WHERE `+eligible+`
-		AND (SELECT count(*) FROM dialogs d WHERE d.assignee_id = u.id AND d.status = 'open') < u.capacity)`, (*int64)(nil)).Scan(&ok)
-	return ok, notFoundOrNil(err, "anyone free")
-}
-
 // FreeDepartments returns the departments that have an eligible operator under capacity,
 // and whether anyone at all is (then dialogs without a department can be handed out too).
 // A dispatch pass reads only the queues of these departments.
