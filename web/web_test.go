@@ -2,8 +2,8 @@ package web
 
 import (
 	"net/http"
-	"regexp"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
