@@ -304,6 +304,10 @@ func TestHeartbeatRestoresExpiredPresence(t *testing.T) {
 	if assignee(t, e, "v1") != 0 {
 		t.Fatal("assigned without presence")
 	}
+	// A new visitor, nobody present: with the texts empty (= off) nothing is sent.
+	if sent := e.fake.Sent(); len(sent) != 0 {
+		t.Fatalf("automatic texts sent while switched off: %+v", sent)
+	}
 	if err := e.inst.App.Hub.RefreshPresence(ctx); err != nil {
 		t.Fatal(err)
 	}
