@@ -135,7 +135,10 @@ export class Sidebar {
           this.client = res.client; this.clientFor = cid;
         } catch (e) { card.append(h('p.error', e.message)); return; }
       }
-      if (this.conv.dialog !== d) return;
+      // Only a different dialog or client makes this answer stale (a live update replaces
+      // the dialog object without changing either).
+      const now = this.conv.dialog;
+      if (!now || now.id !== d.id || (now.visitor && now.visitor.client_id) !== cid) return;
       const c = this.client;
       card.append(h('div', h('b', c.name || '#' + c.id)),
         (c.phones || []).length ? h('div.muted', c.phones.join(', ')) : null,
