@@ -154,6 +154,19 @@ func TestInboxLive(t *testing.T) {
 	})
 	anna.run("the reply turns sent",
 		waitJS(`[...document.querySelectorAll('#messages .msg.out')].some(e => e.textContent.includes('how can I help?') && ['sent','delivered','read'].includes(e.dataset.status))`))
+	// The platform reports it read: the state follows live.
+	var platformID int64
+	for _, m := range w.fake.Sent() {
+		if m.Text == want {
+			platformID = m.ID
+		}
+	}
+	w.updateID++
+	if code, body, err := w.fake.Deliver(context.Background(), example.NewReceiptUpdate(w.updateID, example.TypeRead, "v-1", "", []int64{platformID}, time.Now())); err != nil || code != 200 {
+		t.Fatalf("deliver receipt: %d %s %v", code, body, err)
+	}
+	anna.run("the reply turns read",
+		waitJS(`[...document.querySelectorAll('#messages .msg.out')].some(e => e.textContent.includes('how can I help?') && e.dataset.status === 'read')`))
 
 	// Attach a file: it is uploaded, sent to the platform and shown as a download link.
 	file := filepath.Join(t.TempDir(), "report.txt")
