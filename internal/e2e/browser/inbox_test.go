@@ -88,12 +88,16 @@ func (w *world) sentTexts() []string {
 
 // TestInboxLive: sign in; a webhook message appears live in the list and in the open
 // conversation; reply (Enter sends, Shift+Enter breaks the line); attach a file; transfer
-// to another operator who sees it live in their own browser; close, seen live by the first.
+// to another operator (on a second instance) who sees it live in their own browser; invite
+// and leave; close, seen live by the first.
 func TestInboxLive(t *testing.T) {
 	root := startChromium(t)
 	w := setup(t)
+	// Boris works through a second instance on the same database: what he sees live
+	// crosses instances through PostgreSQL notifications.
+	second := apptest.Start(t, apptest.Options{DatabaseURL: w.inst.DatabaseURL, NoWorkers: true})
 	anna := newBrowser(t, root, w.inst, "anna", 1280, 900)
-	boris := newBrowser(t, root, w.inst, "boris", 1280, 900)
+	boris := newBrowser(t, root, second, "boris", 1280, 900)
 	anna.signIn("anna@example.com", password)
 	boris.signIn("boris@example.com", password)
 
