@@ -29,14 +29,23 @@ func (s *Server) stream(c echo.Context) error {
 
 // serveSSE writes a subscription as an event stream until the client leaves.
 func serveSSE(c echo.Context, sub *push.Sub) error {
+	return writeSSE(c, sub, c.Request().Header.Get("Last-Event-ID") != "", func(m push.Msg) string {
+		b, _ := json.Marshal(m.Event) // small struct of ints and strings
+		return fmt.Sprintf("id: %s\nevent: %s\ndata: %s\n\n", m.ID, m.Event.Kind, b)
+	})
+}
+
+// writeSSE is the stream loop shared by operators' and visitors' streams: hello first,
+// a heartbeat comment, "resync" and the end when the subscriber fell behind, and format
+// for each event.
+func writeSSE(c echo.Context, sub *push.Sub, resumed bool, format func(push.Msg) string) error {
 	w := c.Response()
 	h := w.Header()
 	h.Set(echo.HeaderContentType, "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	lastID := c.Request().Header.Get("Last-Event-ID")
-	if _, err := fmt.Fprintf(w, "retry: 3000\nevent: hello\ndata: {\"resumed\":%t}\n\n", lastID != ""); err != nil {
+	if _, err := fmt.Fprintf(w, "retry: 3000\nevent: hello\ndata: {\"resumed\":%t}\n\n", resumed); err != nil {
 		return nil
 	}
 	w.Flush()
@@ -60,8 +69,7 @@ func serveSSE(c echo.Context, sub *push.Sub) error {
 				w.Flush()
 				return nil
 			}
-			b, _ := json.Marshal(m.Event) // small struct of ints and strings
-			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", m.ID, m.Event.Kind, b); err != nil {
+			if _, err := fmt.Fprint(w, format(m)); err != nil {
 				return nil
 			}
 			w.Flush()

@@ -497,42 +497,10 @@ func (s *Server) widgetStream(c echo.Context, streams *streamCounter) error {
 	defer streams.release(v.ID)
 	sub, done := s.Hub.SubscribeVisitor(v.ID)
 	defer done()
-	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-cache, no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := fmt.Fprint(w, "retry: 3000\nevent: hello\ndata: {}\n\n"); err != nil {
-		return nil
-	}
-	w.Flush()
-	tick := time.NewTicker(streamHeartbeat)
-	defer tick.Stop()
-	ctx := c.Request().Context()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sub.Closed:
-			return nil
-		case <-tick.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
-				return nil
-			}
-			w.Flush()
-		case m := <-sub.C:
-			if sub.Dropped.Load() {
-				_, _ = fmt.Fprint(w, "event: resync\ndata: {}\n\n")
-				w.Flush()
-				return nil
-			}
-			if _, err := fmt.Fprintf(w, "event: message\ndata: {\"m\":%d}\n\n", m.Event.MessageID); err != nil {
-				return nil
-			}
-			w.Flush()
-		}
-	}
+	// Visitors learn only which message to fetch.
+	return writeSSE(c, sub, false, func(m push.Msg) string {
+		return fmt.Sprintf("event: message\ndata: {\"m\":%d}\n\n", m.Event.MessageID)
+	})
 }
 
 // widgetMaxStreams bounds one visitor's open streams on an instance (tabs of one browser).
