@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/omnichat/omnichat/internal/apperr"
-	"github.com/omnichat/omnichat/internal/cometql"
+	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 )
 
@@ -164,8 +164,8 @@ func (s *Server) testRealtime(c echo.Context) error {
 			return &apperr.Error{Code: apperr.Invalid, Message: "enter the Dev KEY to test", Fields: []string{"dev_key"}}
 		}
 	}
-	if err := cometql.Ping(c.Request().Context(), b.Host, b.DevID, key); err != nil {
-		var ae *cometql.AuthError
+	if err := push.PingComet(c.Request().Context(), push.CometConfig{DevID: b.DevID, DevKey: key, Addr: b.Host}); err != nil {
+		var ae *push.CometError
 		if errors.As(err, &ae) {
 			return &apperr.Error{Code: apperr.Invalid, Message: err.Error(), Fields: []string{"dev_id", "dev_key"}}
 		}

@@ -205,6 +205,17 @@ func (c *Comet) Close() {
 	}
 }
 
+// PingComet signs in to cfg's CometQL server and disconnects: the admin's "test
+// connection". A refused Dev ID or Dev KEY is a *CometError.
+func PingComet(ctx context.Context, cfg CometConfig) error {
+	c, err := dialComet(ctx, cfg.withDefaults())
+	if err != nil {
+		return err
+	}
+	c.close()
+	return nil
+}
+
 // CometError is an error packet from the server.
 type CometError struct {
 	Code    uint16
