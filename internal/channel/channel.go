@@ -240,10 +240,13 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, in Input) (View
 		}
 	}
 	settings := live.Channel.Settings
-	settingsChanged := false
+	settingsChanged, accountChanged := false, false
 	for k, v := range changed {
 		if settings[k] != v {
 			settingsChanged = true
+			// A new credential or API address may be another bot or account: the old
+			// one's webhook must not keep pointing at us.
+			accountChanged = accountChanged || p.SettingsForm().Secret(k) || k == "api_url"
 		}
 	}
 	if settingsChanged {
@@ -268,6 +271,9 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, in Input) (View
 		return View{}, mapStoreErr(err)
 	}
 	s.forget(id)
+	if wasEnabled && accountChanged {
+		s.deleteOldWebhook(ctx, live)
+	}
 	switch {
 	case c.Enabled && (settingsChanged || !wasEnabled):
 		s.registerWebhook(ctx, id)
@@ -344,6 +350,15 @@ func (s *Service) unregisterWebhook(ctx context.Context, id int64) {
 	}
 	if err := store.SetWebhookState(ctx, s.Store.Pool, id, "none", ""); err != nil {
 		s.Log.Error("set webhook state", "channel", id, "err", err)
+	}
+}
+
+// deleteOldWebhook removes the webhook registered with a channel's previous settings.
+func (s *Service) deleteOldWebhook(ctx context.Context, old Live) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := old.Provider.DeleteWebhook(ctx, old.Channel); err != nil && !errors.Is(err, providers.ErrUnsupported) {
+		s.Log.Warn("delete the previous account's webhook failed", "channel", old.Channel.ID, "kind", old.Channel.Kind, "err", err)
 	}
 }
 
