@@ -310,6 +310,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 func (a *App) Close() {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if a.HTTP != nil {
+		a.HTTP.Close()
+	}
 	if a.River != nil {
 		if err := a.River.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			a.Log.Warn("job queue stop", "err", err)

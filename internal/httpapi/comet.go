@@ -19,6 +19,7 @@ type cometSettings struct {
 	mu  sync.Mutex
 	pub *push.Comet // nil while the built-in transport is used
 	at  time.Time   // when the forwarder last read the settings
+	fwd *push.CometForwarder
 }
 
 // forwarderRecheck bounds how often the event forwarder rereads the settings: under load
@@ -29,10 +30,24 @@ const forwarderRecheck = time.Second
 func (s *Server) wireComet() *cometSettings {
 	cs := &cometSettings{s: s}
 	if s.Hub != nil && s.Hub.OnEvent == nil {
-		fwd := &push.CometForwarder{Store: s.Store, Log: s.Log.With("part", "comet"), Load: cs.publisher}
-		s.Hub.OnEvent = fwd.Handle
+		cs.fwd = &push.CometForwarder{Store: s.Store, Log: s.Log.With("part", "comet"), Load: cs.publisher}
+		s.Hub.OnEvent = cs.fwd.Handle
 	}
+	s.comet = cs
 	return cs
+}
+
+// close stops forwarding and drops the comet connection (before the pool closes).
+func (cs *cometSettings) close() {
+	if cs.fwd != nil {
+		cs.fwd.Stop()
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.pub != nil {
+		cs.pub.Close()
+		cs.pub = nil
+	}
 }
 
 // current returns the publisher, or nil when comet is off (or not completely configured).

@@ -49,6 +49,7 @@ type Server struct {
 	echo *echo.Echo
 	// pageError renders HTML error pages once the pages are registered (pages.go).
 	pageError func(c echo.Context, status int, msg string)
+	comet     *cometSettings
 }
 
 // New builds the echo instance with every route.
@@ -116,6 +117,14 @@ func (s *Server) unmatchedRoutes() {
 	}
 	e.RouteNotFound("/*", unmatched)
 	e.RouteNotFound("/api/v1/*", unmatched)
+}
+
+// Close stops what the server runs besides handlers (the comet forwarder); call it after
+// the HTTP server stopped and before the database pool closes.
+func (s *Server) Close() {
+	if s.comet != nil {
+		s.comet.close()
+	}
 }
 
 // Handler returns the http.Handler.

@@ -429,30 +429,54 @@ type CometForwarder struct {
 	// Load returns the publisher to use, or nil while comet is not configured.
 	Load func(ctx context.Context) (Publisher, error)
 
-	seq   atomic.Uint64
-	epoch string
-	once  sync.Once
-	queue chan Event
+	seq      atomic.Uint64
+	epoch    string
+	once     sync.Once
+	queue    chan Event
+	done     chan struct{}
+	stopOnce sync.Once
+	stopped  sync.WaitGroup
 }
 
-// Handle queues ev for publishing; it never blocks the hub. When the queue is full the
-// event is dropped and a resync is sent instead once there is room: browsers refetch.
-func (f *CometForwarder) Handle(ev Event) {
+func (f *CometForwarder) start() {
 	f.once.Do(func() {
 		f.epoch = strconv.FormatInt(time.Now().UnixNano(), 36)
 		f.queue = make(chan Event, 1024)
+		f.done = make(chan struct{})
+		f.stopped.Add(1)
 		go f.run()
 	})
+}
+
+// Handle queues ev for publishing; it never blocks the hub. When the queue is full the
+// event is dropped: it is a hint, and browsers refetch on the next one.
+func (f *CometForwarder) Handle(ev Event) {
+	f.start()
 	select {
+	case <-f.done:
 	case f.queue <- ev:
 	default:
 		f.Log.Warn("comet: queue full; dropping an event")
 	}
 }
 
+// Stop ends the forwarder and waits for the event in flight: it reads the database, so
+// it must stop before the pool closes.
+func (f *CometForwarder) Stop() {
+	f.start()
+	f.stopOnce.Do(func() { close(f.done) })
+	f.stopped.Wait()
+}
+
 func (f *CometForwarder) run() {
-	for ev := range f.queue {
-		f.Forward(ev)
+	defer f.stopped.Done()
+	for {
+		select {
+		case <-f.done:
+			return
+		case ev := <-f.queue:
+			f.Forward(ev)
+		}
 	}
 }
 
