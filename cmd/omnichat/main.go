@@ -30,6 +30,7 @@ Usage:
   omnichat simulate telegram --channel ID --text TEXT [--user ID] [--name NAME]
                                         post a realistic signed Telegram update to a
                                         running server's webhook
+  omnichat fake telegram                a fake Telegram Bot API for trying omnichat offline
   omnichat loadtest [--inprocess | --url U --email E --password P] [--rate N] [--duration D]
                                         signed webhooks at a rate: accepted/s, latencies,
                                         webhook→SSE latency, stored exactly once
@@ -76,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = migrate(ctx, cfg, log, stdout)
 	case "user":
 		err = user(ctx, cfg, log, args, stdin, stdout)
+	case "fake":
+		err = fake(ctx, args, stdout)
 	case "simulate":
 		err = simulate(ctx, cfg, log, args, stdout)
 	case "loadtest":
