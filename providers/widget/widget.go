@@ -44,7 +44,12 @@ const (
 	SettingPrechatPhone   = "prechat_phone"
 	SettingPrechatEmail   = "prechat_email"
 	SettingAPIURL         = "api_url"
+	SettingLanguage       = "language"
 )
+
+// DefaultTitle is the chat's title when none is set; the chat page shows it in the
+// visitor's language.
+const DefaultTitle = "Chat with us"
 
 // TokenHeader carries the visitor token on the visitor's posts.
 const TokenHeader = "X-Widget-Token"
@@ -105,7 +110,7 @@ func (p *Provider) SettingsForm() providers.Form {
 			{Name: SettingAllowedOrigins, Type: providers.FieldTextarea, Required: true,
 				Label: providers.Text{En: "Allowed sites", Ru: "Разрешённые сайты"},
 				Help:  providers.Text{En: "Origins (scheme://host[:port]) that may embed the widget, one a line.", Ru: "Адреса (схема://хост[:порт]), которым можно встраивать виджет, по одному в строке."}},
-			{Name: SettingTitle, Type: providers.FieldText, Default: "Chat with us",
+			{Name: SettingTitle, Type: providers.FieldText, Default: DefaultTitle,
 				Label: providers.Text{En: "Title", Ru: "Заголовок"},
 				Help:  providers.Text{En: "Shown at the top of the chat.", Ru: "Показывается вверху окна чата."}},
 			{Name: SettingGreeting, Type: providers.FieldTextarea,
@@ -118,6 +123,14 @@ func (p *Provider) SettingsForm() providers.Form {
 				Label:   providers.Text{En: "Position", Ru: "Расположение"},
 				Help:    providers.Text{En: "The corner of the page with the chat button.", Ru: "Угол страницы с кнопкой чата."},
 				Options: []providers.Option{{Value: "right", Label: providers.Text{En: "Bottom right", Ru: "Справа внизу"}}, {Value: "left", Label: providers.Text{En: "Bottom left", Ru: "Слева внизу"}}}},
+			{Name: SettingLanguage, Type: providers.FieldSelect, Default: "auto",
+				Label: providers.Text{En: "Chat language", Ru: "Язык чата"},
+				Help:  providers.Text{En: "The language of the chat's buttons and hints. Automatic follows the visitor's browser (Russian or English).", Ru: "Язык кнопок и подсказок чата. «Автоматически» — по языку браузера посетителя (русский или английский)."},
+				Options: []providers.Option{
+					{Value: "auto", Label: providers.Text{En: "Automatic", Ru: "Автоматически"}},
+					{Value: "ru", Label: providers.Text{En: "Russian", Ru: "Русский"}},
+					{Value: "en", Label: providers.Text{En: "English", Ru: "Английский"}},
+				}},
 			{Name: SettingPrechatName, Type: providers.FieldBool, Default: "false",
 				Label: providers.Text{En: "Ask for a name before the chat", Ru: "Спрашивать имя перед чатом"},
 				Help:  providers.Text{En: "A short form before the first message.", Ru: "Короткая форма перед первым сообщением."}},
@@ -188,6 +201,9 @@ func (p *Provider) Check(_ context.Context, s providers.Settings) (providers.Set
 	}
 	if pos := s[SettingPosition]; pos != "" && pos != "left" && pos != "right" {
 		return nil, &providers.SettingsError{Fields: []string{SettingPosition}, Msg: "position is left or right"}
+	}
+	if l := s[SettingLanguage]; l != "" && l != "auto" && l != "ru" && l != "en" {
+		return nil, &providers.SettingsError{Fields: []string{SettingLanguage}, Msg: "language is auto, ru or en"}
 	}
 	if a := s[SettingAPIURL]; a != "" {
 		if _, err := normalizeOrigin(a); err != nil {
@@ -437,14 +453,19 @@ type Public struct {
 	Color    string   `json:"color"`
 	Position string   `json:"position"`
 	Prechat  []string `json:"prechat"`
+	// Language is "ru" or "en", or "auto": the visitor's browser decides.
+	Language string `json:"language"`
 }
 
 // PublicConfig returns the widget's public configuration.
 func PublicConfig(ch providers.Channel) Public {
 	s := ch.Settings
-	c := Public{Title: s[SettingTitle], Greeting: s[SettingGreeting], Color: s[SettingColor], Position: s[SettingPosition], Prechat: []string{}}
+	c := Public{Title: s[SettingTitle], Greeting: s[SettingGreeting], Color: s[SettingColor], Position: s[SettingPosition], Prechat: []string{}, Language: s[SettingLanguage]}
 	if c.Title == "" {
-		c.Title = "Chat with us"
+		c.Title = DefaultTitle
+	}
+	if c.Language != "ru" && c.Language != "en" {
+		c.Language = "auto"
 	}
 	if !colorRe.MatchString(c.Color) {
 		c.Color = "#1f6feb"

@@ -70,6 +70,7 @@ func TestOrigins(t *testing.T) {
 		{widget.SettingAllowedOrigins: "javascript://x"},
 		{widget.SettingAllowedOrigins: "https://shop.example", widget.SettingColor: "red"},
 		{widget.SettingAllowedOrigins: "https://shop.example", widget.SettingPosition: "top"},
+		{widget.SettingAllowedOrigins: "https://shop.example", widget.SettingLanguage: "de"},
 	} {
 		var se *providers.SettingsError
 		if _, err := p.Check(context.Background(), bad); !errors.As(err, &se) {
@@ -161,7 +162,43 @@ func TestChannelHelpers(t *testing.T) {
 		t.Fatalf("user info %+v %v", u, err)
 	}
 	c := widget.PublicConfig(providers.Channel{Settings: providers.Settings{widget.SettingColor: "javascript:alert(1)", widget.SettingPrechatPhone: "true"}})
-	if c.Color != "#1f6feb" || c.Position != "right" || c.Title == "" || len(c.Prechat) != 1 || c.Prechat[0] != "phone" {
+	if c.Color != "#1f6feb" || c.Position != "right" || c.Title == "" || len(c.Prechat) != 1 || c.Prechat[0] != "phone" || c.Language != "auto" {
 		t.Fatalf("public config %+v", c)
+	}
+}
+
+// TestLanguageSetting: the chat's language is a select of auto|ru|en with labels in both
+// languages; the public config carries it, and anything else falls back to auto.
+func TestLanguageSetting(t *testing.T) {
+	p := widget.New()
+	var field *providers.Field
+	for i, f := range p.SettingsForm().Fields {
+		if f.Name == widget.SettingLanguage {
+			field = &p.SettingsForm().Fields[i]
+		}
+	}
+	if field == nil || field.Type != providers.FieldSelect || field.Default != "auto" || field.Label.En == "" || field.Label.Ru == "" || field.Help.En == "" || field.Help.Ru == "" || len(field.Options) != 3 {
+		t.Fatalf("language field %+v", field)
+	}
+	for _, o := range field.Options {
+		if o.Label.En == "" || o.Label.Ru == "" {
+			t.Errorf("option %q without both labels", o.Value)
+		}
+	}
+	for _, lang := range []string{"auto", "ru", "en", ""} {
+		s, err := p.Check(context.Background(), providers.Settings{widget.SettingAllowedOrigins: "https://shop.example", widget.SettingLanguage: lang})
+		if err != nil {
+			t.Fatalf("Check(language=%q): %v", lang, err)
+		}
+		want := lang
+		if want == "" {
+			want = "auto"
+		}
+		if got := widget.PublicConfig(providers.Channel{Settings: s}).Language; got != want {
+			t.Errorf("language %q → public %q, want %q", lang, got, want)
+		}
+	}
+	if got := widget.PublicConfig(providers.Channel{Settings: providers.Settings{widget.SettingLanguage: "<script>"}}).Language; got != "auto" {
+		t.Errorf("a stored odd language is shown as %q", got)
 	}
 }

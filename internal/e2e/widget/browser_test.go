@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -280,5 +281,85 @@ func TestWidgetDemoInChromium(t *testing.T) {
 		if !strings.Contains(pr, "omnichat widget: not available") {
 			t.Errorf("browser problem: %s", pr)
 		}
+	}
+}
+
+// TestWidgetLanguageInChromium: a browser that prefers Russian gets the chat in Russian
+// (the default title too); the channel's language setting overrides the browser.
+func TestWidgetLanguageInChromium(t *testing.T) {
+	inst := apptest.Start(t, apptest.Options{})
+	admin := inst.Admin(t)
+	settings := map[string]string{"allowed_origins": "https://shop.example", "prechat_name": "true", "language": "auto"}
+	ch := widgetChannel(t, admin, settings)
+
+	ctx, problems := startBrowser(t)
+	var ua string
+	run(t, ctx, "read the user agent", chromedp.Evaluate(`navigator.userAgent`, &ua))
+	// The override sets both the Accept-Language header and navigator.languages.
+	run(t, ctx, "prefer Russian", emulation.SetUserAgentOverride(ua).WithAcceptLanguage("ru-RU,ru;q=0.9,en;q=0.8"))
+
+	// texts reads the chat's visible texts after its config has been applied.
+	texts := func(what string) map[string]string {
+		t.Helper()
+		var frames []*cdp.Node
+		run(t, ctx, what,
+			chromedp.Navigate(inst.URL+"/widget/demo"),
+			chromedp.WaitVisible(`#omnichat-widget-button`, chromedp.ByQuery),
+			chromedp.Click(`#omnichat-widget-button`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#omnichat-widget-frame[data-loaded]`, chromedp.ByQuery),
+			chromedp.Nodes(`#omnichat-widget-frame`, &frames, chromedp.ByQuery),
+		)
+		frame := chromedp.FromNode(frames[0])
+		got := map[string]string{}
+		var lang, intro, name, start, placeholder, title, send string
+		run(t, ctx, what+": read",
+			chromedp.WaitVisible(`#prechat input[name=name]`, chromedp.ByQuery, frame),
+			chromedp.Text(`#title`, &title, chromedp.ByQuery, frame),
+			chromedp.Text(`#prechat-intro`, &intro, chromedp.ByQuery, frame),
+			chromedp.Text(`[data-field=name] span`, &name, chromedp.ByQuery, frame),
+			chromedp.Text(`#prechat button[type=submit]`, &start, chromedp.ByQuery, frame),
+			chromedp.Evaluate(inFrame(`return d.documentElement.lang;`), &lang),
+			chromedp.Evaluate(inFrame(`return d.getElementById('text').placeholder;`), &placeholder),
+			chromedp.Evaluate(inFrame(`return d.getElementById('send').textContent;`), &send),
+		)
+		got["lang"], got["title"], got["intro"], got["name"], got["start"], got["placeholder"], got["send"] = lang, title, intro, name, start, placeholder, send
+		return got
+	}
+
+	ru := texts("a Russian browser, language auto")
+	want := map[string]string{"lang": "ru", "title": "Напишите нам", "intro": "Пожалуйста, представьтесь перед началом чата.", "name": "Имя",
+		"start": "Начать чат", "placeholder": "Напишите сообщение…", "send": "Отправить"}
+	for k, v := range want {
+		if ru[k] != v {
+			t.Errorf("Russian browser: %s is %q, want %q", k, ru[k], v)
+		}
+	}
+
+	// The channel says English: the Russian browser gets English.
+	settings["language"] = "en"
+	admin.Must(t, "PUT", apptest.Path("/api/v1/channels/%d", ch.ID), map[string]any{"settings": settings}, nil)
+	apptest.Eventually(t, 10*time.Second, "the public config in English", func() bool {
+		res, err := http.Get(fmt.Sprintf("%s/widget/api/%d/config", inst.URL, ch.ID))
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var c struct {
+			Config struct {
+				Language string `json:"language"`
+			} `json:"config"`
+		}
+		return json.NewDecoder(res.Body).Decode(&c) == nil && c.Config.Language == "en"
+	})
+	en := texts("a Russian browser, language en")
+	want = map[string]string{"lang": "en", "title": "Chat with us", "intro": "Please introduce yourself before we start.", "name": "Name",
+		"start": "Start chat", "placeholder": "Type a message…", "send": "Send"}
+	for k, v := range want {
+		if en[k] != v {
+			t.Errorf("language en: %s is %q, want %q", k, en[k], v)
+		}
+	}
+	for _, pr := range problems() {
+		t.Errorf("browser problem: %s", pr)
 	}
 }

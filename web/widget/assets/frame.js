@@ -8,6 +8,41 @@
   var token = "", cfg = null, started = false, stream = null, loading = false, again = false;
   var $ = function (id) { return document.getElementById(id); };
 
+  // The chat's texts. The language is the channel's "language" setting, or with "auto" the
+  // first of the browser's languages that we have (most visitors write in Russian).
+  var texts = {
+    en: {
+      title: "Chat with us", intro: "Please introduce yourself before we start.", name: "Name", phone: "Phone",
+      email: "E-mail", start: "Start chat", attach: "Attach a file", placeholder: "Type a message…",
+      message: "Message", send: "Send", unavailable: "The chat is not available: ", file: "file", image: "image",
+      received: "received", read: "read", sent: "sent", delivered: "delivered"
+    },
+    ru: {
+      title: "Напишите нам", intro: "Пожалуйста, представьтесь перед началом чата.", name: "Имя", phone: "Телефон",
+      email: "E-mail", start: "Начать чат", attach: "Прикрепить файл", placeholder: "Напишите сообщение…",
+      message: "Сообщение", send: "Отправить", unavailable: "Чат недоступен: ", file: "файл", image: "изображение",
+      received: "получено", read: "прочитано", sent: "отправлено", delivered: "доставлено"
+    }
+  };
+  var defaultTitle = texts.en.title; // the server's title when none is set
+  var lang = browserLang();
+  function browserLang() {
+    var list = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
+    for (var i = 0; i < list.length; i++) {
+      var l = String(list[i] || "").toLowerCase().split("-")[0];
+      if (texts[l]) { return l; }
+    }
+    return "en";
+  }
+  function t(key) { return texts[lang][key] || texts.en[key] || key; }
+  function translate() {
+    document.documentElement.lang = lang;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (e) { e.textContent = t(e.getAttribute("data-i18n")); });
+    ["title", "placeholder", "aria-label"].forEach(function (attr) {
+      Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-" + attr + "]"), function (e) { e.setAttribute(attr, t(e.getAttribute("data-i18n-" + attr))); });
+    });
+  }
+
   function store(k, v) { try { if (v === null) { localStorage.removeItem(k); } else { localStorage.setItem(k, v); } } catch (e) { /* storage disabled */ } }
   function load(k) { try { return localStorage.getItem(k); } catch (e) { return null; } }
   function prechat() { try { return JSON.parse(load(keyPrechat) || "{}"); } catch (e) { return {}; } }
@@ -42,11 +77,11 @@
       if (m.dir === "out" && m.author) { d.appendChild(el("span", "who", m.author)); }
       if (m.text) { d.appendChild(el("span", "text", m.text)); }
       (m.files || []).forEach(function (f) {
-        if (f.pending) { d.appendChild(el("span", "file", "\u23F3 " + (f.name || "file"))); return; }
+        if (f.pending) { d.appendChild(el("span", "file", "\u23F3 " + (f.name || t("file")))); return; }
         if (!f.id) { d.appendChild(el("span", "file", f.name || f.kind)); return; }
         var url = api + "/files/" + f.id + "?t=" + encodeURIComponent(token);
-        if (f.kind === "image") { var img = el("img"); img.src = url; img.alt = f.name || "image"; d.appendChild(img); return; }
-        var a = el("a", "file", "\uD83D\uDCCE " + (f.name || "file")); a.href = url; a.target = "_blank"; a.rel = "noopener"; d.appendChild(a);
+        if (f.kind === "image") { var img = el("img"); img.src = url; img.alt = f.name || t("image"); d.appendChild(img); return; }
+        var a = el("a", "file", "\uD83D\uDCCE " + (f.name || t("file"))); a.href = url; a.target = "_blank"; a.rel = "noopener"; d.appendChild(a);
       });
       if (m.buttons && m.buttons.length) {
         var bs = el("div", "buttons");
@@ -60,7 +95,7 @@
         });
         d.appendChild(bs);
       }
-      if (m.dir === "in") { d.appendChild(el("span", "state", "\u2713 " + m.status)); }
+      if (m.dir === "in") { d.appendChild(el("span", "state", "\u2713 " + t(m.status))); }
       log.appendChild(d);
     });
     if (atBottom || msgs.length) { log.scrollTop = log.scrollHeight; }
@@ -106,8 +141,11 @@
   }
 
   function setup() {
-    $("title").textContent = cfg.title;
-    document.title = cfg.title;
+    if (cfg.language === "ru" || cfg.language === "en") { lang = cfg.language; }
+    translate();
+    var title = cfg.title === defaultTitle ? t("title") : cfg.title;
+    $("title").textContent = title;
+    document.title = title;
     $("head").style.background = cfg.color;
     $("send").style.background = cfg.color;
     if (needsPrechat()) { showPrechat(); }
@@ -150,8 +188,9 @@
       token = j.token; cfg = j.config; started = j.started;
       store(keyToken, token);
       setup();
-    }).catch(function (e) { showError("The chat is not available: " + e.message); });
+    }).catch(function (e) { showError(t("unavailable") + e.message); });
   }
 
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", translate); } else { translate(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
