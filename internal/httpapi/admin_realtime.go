@@ -135,7 +135,7 @@ func (s *Server) putRealtime(c echo.Context) error {
 			return err
 		}
 		return store.Audit(ctx, tx, identity(c).User.ID, "settings.realtime", "settings", 0,
-			map[string]any{"mode": r.Mode, "dev_id": r.DevID, "host": r.Host, "dev_key_changed": b.DevKey != ""})
+			map[string]any{"mode": r.Mode, "dev_id": r.DevID, "host": r.Host, "node": r.Node, "dev_key_changed": b.DevKey != ""})
 	})
 	if err != nil {
 		return err

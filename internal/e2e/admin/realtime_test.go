@@ -81,4 +81,40 @@ func TestRealtimeSettings(t *testing.T) {
 	if got := comet.Logins(); got != 2 {
 		t.Errorf("accepted logins at the fake comet: %d, want 2", got)
 	}
+
+	// The browsers' WebSocket node: a bad one is refused on the page, a good one is saved
+	// and shown again after a reload, next to the rest (which the save keeps).
+	var errText string
+	run(t, ctx, "a bad node on the page",
+		setValue(`#rt-node`, "ws.example/path"),
+		chromedp.Click(`#rt-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#realtime-error`, chromedp.ByQuery),
+		chromedp.Text(`#realtime-error`, &errText, chromedp.ByQuery),
+	)
+	if !strings.Contains(errText, "WebSocket node") {
+		t.Errorf("bad node: the page says %q", errText)
+	}
+	var nodeLabel, nodeValue, hostValue string
+	run(t, ctx, "save the node on the page",
+		setValue(`#rt-node`, "ws.chat.example:8443"),
+		chromedp.Click(`#rt-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`.toast`, chromedp.ByQuery),
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#admin-root[data-ready="1"] #realtime-form`, chromedp.ByQuery),
+		chromedp.Value(`#rt-node`, &nodeValue, chromedp.ByQuery),
+		chromedp.Value(`#rt-host`, &hostValue, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('rt-node').closest('label').textContent`, &nodeLabel),
+	)
+	if nodeValue != "ws.chat.example:8443" || hostValue != comet.Addr() || !strings.Contains(nodeLabel, "WebSocket server") {
+		t.Errorf("after a reload: node %q, host %q, label %q", nodeValue, hostValue, nodeLabel)
+	}
+	var saved struct {
+		Mode      string `json:"mode"`
+		Node      string `json:"node"`
+		DevKeySet bool   `json:"dev_key_set"`
+	}
+	admin.Must(t, "GET", "/api/v1/realtime", nil, &saved)
+	if saved.Node != "ws.chat.example:8443" || saved.Mode != "comet" || !saved.DevKeySet {
+		t.Errorf("the API after the page's save: %+v", saved)
+	}
 }

@@ -306,8 +306,9 @@ async function realtime() {
   const devID = h('input#rt-dev_id', { type: 'number', min: 0, value: r.dev_id || '' });
   const devKey = h('input#rt-dev_key', { type: 'password', autocomplete: 'new-password', placeholder: r.dev_key_set ? t('admin.ch.secret_set') : '' });
   const host = h('input#rt-host', { type: 'text', value: r.host || '', placeholder: 'app.comet-server.ru:3306' });
+  const node = h('input#rt-node', { type: 'text', value: r.node || '', placeholder: 'app.comet-server.ru' });
   const body = () => ({ mode: (document.querySelector('input[name=rt-mode]:checked') || {}).value || 'builtin',
-    dev_id: Number(devID.value || 0), host: host.value.trim(), dev_key: devKey.value.trim() });
+    dev_id: Number(devID.value || 0), host: host.value.trim(), node: node.value.trim(), dev_key: devKey.value.trim() });
   const test = h('button.secondary#rt-test', { type: 'button', onclick: async () => {
     showError(err, null); result.replaceChildren(h('span.muted', t('admin.rt.testing')));
     try { await api('POST', '/api/v1/realtime/test', body()); result.replaceChildren(h('span.state.ok#rt-ok', t('admin.rt.test_ok'))); } catch (e) { result.replaceChildren(); showError(err, e); }
@@ -316,7 +317,8 @@ async function realtime() {
     h('fieldset', h('legend', 'comet-server.ru'), h('small.muted', t('admin.rt.help')),
       h('label', 'Dev ID', devID),
       h('label', h('span', 'Dev KEY', r.dev_key_set ? h('span.badge', t('admin.ch.secret_set')) : null), devKey),
-      h('label', t('admin.rt.host'), host)),
+      h('label', t('admin.rt.host'), host),
+      h('label', t('admin.rt.node'), node, h('small.muted', t('admin.rt.node_help')))),
     err, h('div.buttons', test, h('button.primary#rt-save', { type: 'submit' }, t('admin.save'))), result);
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault(); showError(err, null);
