@@ -22,7 +22,7 @@ const slogLevelWarn = slog.LevelWarn
 const loadtestUsage = `usage: omnichat loadtest [--url BASE --email E --password P | --inprocess]
          [--rate N] [--duration D] [--concurrency N] [--users N]
          [--channel ID [--secret S]] [--database-url URL]
-         [--group-commit=false] [--batch-window D] [--batch-workers N] [--notify-after-commit]`
+         [--group-commit=false] [--batch-window D] [--batch-workers N] [--notify-after-commit] [--sequential]`
 
 // loadtest fires signed example-provider webhooks at a server (or at an instance started in
 // this process) and prints throughput, latencies and the exactly-once verdict.
@@ -46,6 +46,7 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	window := fs.Duration("batch-window", 0, "with --inprocess: how long a committer waits for more webhooks")
 	workers := fs.Int("batch-workers", 0, "with --inprocess: group-commit shards (0: the default, one a core, at least 2)")
 	notifyAfter := fs.Bool("notify-after-commit", false, "with --inprocess: pg_notify after the commit instead of inside it")
+	sequential := fs.Bool("sequential", false, "with --inprocess: store a batch's messages one statement after another, not pipelined")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (generator and in-process server) to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageError{"loadtest: " + err.Error() + "\n" + loadtestUsage}
@@ -62,7 +63,7 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		}
 		defer srv.Close()
 		b := srv.App.Dialogs.Batcher()
-		b.Off, b.Window, b.NotifyAfterCommit = !*group, *window, *notifyAfter
+		b.Off, b.Window, b.NotifyAfterCommit, b.Sequential = !*group, *window, *notifyAfter, *sequential
 		if *workers > 0 {
 			b.Workers = *workers
 		}

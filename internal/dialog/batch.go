@@ -49,6 +49,9 @@ type Batcher struct {
 	// statement outside the transaction, instead of inside it. Measured: see
 	// docs/performance.md.
 	NotifyAfterCommit bool
+	// Sequential stores a batch's messages one statement after another instead of
+	// pipelining each step over the batch (ingestPipelined); kept for measuring.
+	Sequential bool
 	// Off sends every ingest straight to Service.Ingest: one transaction per webhook (the
 	// simple path, kept for comparison by the load test).
 	Off bool
@@ -226,14 +229,22 @@ func (b *Batcher) commit(batch []*pendingIngest) {
 		}
 		return
 	}
-	for _, p := range ordered {
-		var is ingestState
-		if itemErr = b.s.ingestInto(ctx, tx, p.ch, st, p.evs, &is); itemErr != nil {
-			break
+	states := make([]ingestState, len(ordered))
+	if !b.Sequential && allMessages(ordered) {
+		itemErr = b.s.ingestPipelined(ctx, tx, st, ordered, states)
+	} else {
+		for i, p := range ordered {
+			if itemErr = b.s.ingestInto(ctx, tx, p.ch, st, p.evs, &states[i]); itemErr != nil {
+				break
+			}
 		}
-		p.res = is.res
-		notes = append(notes, is.notes...)
-		jobs = append(jobs, is.jobs...)
+	}
+	if itemErr == nil {
+		for i, p := range ordered {
+			p.res = states[i].res
+			notes = append(notes, states[i].notes...)
+			jobs = append(jobs, states[i].jobs...)
+		}
 	}
 	if itemErr == nil {
 		// One insert for every follow-up job of the batch.

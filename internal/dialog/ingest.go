@@ -115,40 +115,54 @@ func (s *Service) upsertVisitor(ctx context.Context, tx pgx.Tx, ch Chan, ev *pro
 		FirstName: u.FirstName, LastName: u.LastName, Username: u.Username, Phone: NormalizePhone(u.Phone, s.PhoneRegion), Email: u.Email, Lang: u.Language})
 }
 
-func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, ev *providers.Event, is *ingestState) error {
-	var extID *string
+// inMsg is one incoming message on its way through ingest: prepared, looked up (duplicate
+// check, visitor, open dialog), inserted, followed up. The steps are separate so the group
+// commit can pipeline each step over a whole batch (ingestMessagesPipelined).
+type inMsg struct {
+	ch          Chan
+	ev          *providers.Event
+	extID       *string
+	sharedPhone bool
+	upsert      store.VisitorUpsert
+	found       store.IngestFound
+	v           store.Visitor
+	d           store.Dialog
+	m           store.Message
+	preview     string
+	fetch       FetchAttachmentsArgs
+	inserted    bool
+}
+
+// prepareMessage checks ev and computes what the lookup sends.
+func (s *Service) prepareMessage(ch Chan, ev *providers.Event) (*inMsg, error) {
+	if ev.UserID == "" {
+		return nil, fmt.Errorf("%s event without a user id: %w", ev.Kind, providers.ErrMalformed)
+	}
+	mi := &inMsg{ch: ch, ev: ev}
 	if ev.ExternalID != "" {
 		id := ev.ExternalID
 		if ev.Kind == providers.EventButton {
 			id = "button:" + id
 		}
-		extID = &id
-		dup, err := store.MessageExists(ctx, tx, ch.ID, id)
-		if err != nil {
-			return err
-		}
-		if dup {
-			is.res.Duplicates++
-			return nil
-		}
+		mi.extID = &id
 	}
 	// A phone shared by the visitor about themselves feeds the client base.
-	sharedPhone := false
 	for _, a := range ev.Attachments {
 		if a.Kind == providers.AttachContact && a.OwnPhone && ev.User.Phone == "" {
 			ev.User.Phone = a.Phone
-			sharedPhone = true
+			mi.sharedPhone = true
 		}
 	}
-	v, err := s.upsertVisitor(ctx, tx, ch, ev)
-	if err != nil {
-		return err
-	}
-	d, err := store.OpenDialog(ctx, tx, ch.ID, v.ID, ch.DepartmentID)
-	if err != nil {
-		return err
-	}
-	m := store.Message{DialogID: d.ID, ChannelID: ch.ID, Direction: "in", ExternalID: extID, Text: ev.Text, ReplyTo: ev.ReplyTo, CreatedAt: ev.Time}
+	u := ev.User
+	mi.upsert = store.VisitorUpsert{ChannelID: ch.ID, ExternalID: ev.UserID, ChatID: ev.ChatID,
+		FirstName: u.FirstName, LastName: u.LastName, Username: u.Username, Phone: NormalizePhone(u.Phone, s.PhoneRegion), Email: u.Email, Lang: u.Language}
+	return mi, nil
+}
+
+// buildMessage fills mi.m (and its preview and download job) once the dialog is known.
+func (mi *inMsg) buildMessage() {
+	ev := mi.ev
+	m := store.Message{DialogID: mi.d.ID, ChannelID: mi.ch.ID, Direction: "in", ExternalID: mi.extID, Text: ev.Text, ReplyTo: ev.ReplyTo, CreatedAt: ev.Time}
 	if m.CreatedAt.IsZero() || m.CreatedAt.After(time.Now().Add(time.Minute)) {
 		m.CreatedAt = time.Now()
 	}
@@ -159,32 +173,66 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 		}
 		m.Data = jsonRaw(map[string]string{"payload": ev.Payload})
 	}
-	var fetch FetchAttachmentsArgs
 	for _, a := range ev.Attachments {
 		sa := store.Attachment{Kind: string(a.Kind), Name: a.Name, MIME: a.MIME, Size: a.Size, Lat: a.Lat, Lon: a.Lon, Phone: a.Phone, Contact: a.Contact}
 		if a.URL != "" || a.Ref != "" {
 			sa.Pending = true
 		}
 		m.Attachments = append(m.Attachments, sa)
-		fetch.Sources = append(fetch.Sources, FileSource{URL: a.URL, Ref: a.Ref})
+		mi.fetch.Sources = append(mi.fetch.Sources, FileSource{URL: a.URL, Ref: a.Ref})
 	}
-	inserted, err := store.InsertMessage(ctx, tx, &m)
+	mi.preview = m.Text
+	if mi.preview == "" && len(m.Attachments) > 0 {
+		mi.preview = "[" + m.Attachments[0].Kind + "]"
+	}
+	mi.m = m
+}
+
+// mayNeedFirstContact: the follow-up of this message may run statements of its own (the
+// first-contact text), so in a pipeline it must be the last message of its segment.
+func (mi *inMsg) mayNeedFirstContact(st Settings) bool {
+	return st.FirstContactText != "" && (mi.v.Inserted || mi.d.Created && !mi.v.FirstContactSent)
+}
+
+func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Settings, ev *providers.Event, is *ingestState) error {
+	mi, err := s.prepareMessage(ch, ev)
 	if err != nil {
 		return err
 	}
-	if !inserted {
+	// One statement: the duplicate check, the visitor upsert and the open dialog (measured:
+	// each round trip of the former five cost both sides more than the SQL itself).
+	if mi.found, err = store.IngestLookup(ctx, tx, mi.upsert, deref(mi.extID)); err != nil {
+		return err
+	}
+	if mi.found.Duplicate {
+		is.res.Duplicates++
+		return nil
+	}
+	mi.v = mi.found.Visitor
+	if mi.found.Dialog != nil {
+		mi.d = *mi.found.Dialog
+	} else if mi.d, err = store.OpenDialog(ctx, tx, ch.ID, mi.v.ID, ch.DepartmentID); err != nil {
+		return err
+	}
+	mi.buildMessage()
+	// The insert touches the dialog (preview, time, unread) in the same statement.
+	if mi.inserted, err = store.InsertInMessage(ctx, tx, &mi.m, mi.preview); err != nil {
+		return err
+	}
+	return s.followMessage(ctx, tx, st, mi, is)
+}
+
+// followMessage queues the jobs and notifications of an inserted message and sends the
+// first-contact text when it is the visitor's first.
+func (s *Service) followMessage(ctx context.Context, tx pgx.Tx, st Settings, mi *inMsg, is *ingestState) error {
+	if !mi.inserted {
 		return errRace
 	}
 	is.res.Messages++
-	preview := m.Text
-	if preview == "" && len(m.Attachments) > 0 {
-		preview = "[" + m.Attachments[0].Kind + "]"
-	}
-	if err := store.TouchDialog(ctx, tx, d.ID, preview, true, m.CreatedAt); err != nil {
-		return err
-	}
+	ch, ev, v, d, m := mi.ch, mi.ev, mi.v, mi.d, &mi.m
 	for _, a := range m.Attachments {
 		if a.Pending {
+			fetch := mi.fetch
 			fetch.MessageID, fetch.ChannelID, fetch.Attachments = m.ID, ch.ID, m.Attachments
 			is.jobs = append(is.jobs, job(fetch))
 			break
@@ -196,7 +244,7 @@ func (s *Service) ingestMessage(ctx context.Context, tx pgx.Tx, ch Chan, st Sett
 	// A phone shared mid-dialog also reaches the client record auto-added at its start.
 	// d.Created too: a visitor announced before their first message (subscribed,
 	// conversation_started) is not inserted by it.
-	if st.AutoAdd && (v.ClientID == nil && (v.Inserted || d.Created || v.Phone != "") || v.ClientID != nil && sharedPhone) {
+	if st.AutoAdd && (v.ClientID == nil && (v.Inserted || d.Created || v.Phone != "") || v.ClientID != nil && mi.sharedPhone) {
 		is.jobs = append(is.jobs, job(LinkClientArgs{VisitorID: v.ID}))
 	}
 	if ev.Kind == providers.EventButton && ch.AnswersButtons {
@@ -270,4 +318,12 @@ func (s *Service) ingestReceipt(ctx context.Context, tx pgx.Tx, ch Chan, ev *pro
 		is.notes = append(is.notes, note)
 	}
 	return nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

@@ -62,15 +62,18 @@ type Result struct {
 	SSESeen        int
 	SSEMissing     int
 	// Verified is false when no database was given; then the fields below are zero.
-	Verified              bool
-	Stored                int // messages of this run found in the database
-	Lost                  int // accepted webhooks without a stored message
-	Duplicated            int // external ids stored more than once
-	ExactlyOnce           bool
-	FirstErrors           []string
-	sendStart             map[string]time.Time // external id → when its webhook was sent
-	mu                    sync.Mutex
-	webhookLatencies      []time.Duration
+	Verified         bool
+	Stored           int // messages of this run found in the database
+	Lost             int // accepted webhooks without a stored message
+	Duplicated       int // external ids stored more than once
+	ExactlyOnce      bool
+	FirstErrors      []string
+	sendStart        map[string]time.Time // external id → when its webhook was sent
+	mu               sync.Mutex
+	webhookLatencies []time.Duration
+	bySecond         [][]time.Duration // webhook latencies by the second of the run they were sent in
+	// WebhookP99BySecond is the webhook p99 of each second of the run (where a tail comes from).
+	WebhookP99BySecond    []time.Duration
 	sseByMessageID        map[int64]time.Time
 	sseEvents, sseDropped atomic.Int64
 }
@@ -80,6 +83,13 @@ func (r *Result) Print(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "rate %d/s for %s, concurrency %d, %d visitors\n", cfg.Rate, cfg.Duration, cfg.Concurrency, cfg.Users)
 	fmt.Fprintf(w, "sent %d, accepted %d, failed %d in %s: %.0f accepted/s\n", r.Sent, r.Accepted, r.Failed, r.Elapsed.Round(time.Millisecond), r.AcceptedPerSec)
 	fmt.Fprintf(w, "webhook latency   p50 %s  p99 %s  max %s\n", ms(r.WebhookP50), ms(r.WebhookP99), ms(r.WebhookMax))
+	if len(r.WebhookP99BySecond) > 1 {
+		fmt.Fprint(w, "webhook p99 by second sent:")
+		for _, d := range r.WebhookP99BySecond {
+			fmt.Fprintf(w, " %s", ms(d))
+		}
+		fmt.Fprintln(w)
+	}
 	if r.Verified {
 		fmt.Fprintf(w, "webhook→SSE       p50 %s  p99 %s  (%d events seen, %d missing)\n", ms(r.SSEP50), ms(r.SSEP99), r.SSESeen, r.SSEMissing)
 		verdict := "yes"
@@ -184,6 +194,7 @@ func (r *Result) send(ctx context.Context, client *http.Client, cfg Config, webh
 	}
 	jobs := make(chan job, cfg.Concurrency)
 	var wg sync.WaitGroup
+	begin := time.Now()
 	for range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -204,6 +215,11 @@ func (r *Result) send(ctx context.Context, client *http.Client, cfg Config, webh
 				} else {
 					r.Accepted++
 					r.webhookLatencies = append(r.webhookLatencies, lat)
+					sec := int(start.Sub(begin) / time.Second)
+					for len(r.bySecond) <= sec {
+						r.bySecond = append(r.bySecond, nil)
+					}
+					r.bySecond[sec] = append(r.bySecond[sec], lat)
 				}
 				r.mu.Unlock()
 			}
@@ -211,7 +227,7 @@ func (r *Result) send(ctx context.Context, client *http.Client, cfg Config, webh
 	}
 	total := int(int64(cfg.Rate) * int64(cfg.Duration) / int64(time.Second))
 	interval := time.Second / time.Duration(cfg.Rate)
-	begin := time.Now()
+	begin = time.Now()
 	for seq := 0; seq < total && ctx.Err() == nil; seq++ {
 		if wait := time.Until(begin.Add(time.Duration(seq) * interval)); wait > time.Millisecond {
 			time.Sleep(wait)
@@ -231,6 +247,10 @@ func (r *Result) send(ctx context.Context, client *http.Client, cfg Config, webh
 	r.WebhookP50, r.WebhookP99 = pct(r.webhookLatencies, 50), pct(r.webhookLatencies, 99)
 	if n := len(r.webhookLatencies); n > 0 {
 		r.WebhookMax = r.webhookLatencies[n-1]
+	}
+	for _, l := range r.bySecond {
+		slices.Sort(l)
+		r.WebhookP99BySecond = append(r.WebhookP99BySecond, pct(l, 99))
 	}
 }
 
