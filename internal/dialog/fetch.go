@@ -168,7 +168,9 @@ func extFor(mt string) string {
 	return ""
 }
 
-// FetchUserInfo loads a visitor's names and avatar from the platform.
+// FetchUserInfo loads a visitor's names and avatar from the platform. It fills what is empty
+// and refreshes what came from the platform before; it never replaces a name the visitor
+// typed (the widget's pre-chat form) or one corrected since.
 func (s *Service) FetchUserInfo(ctx context.Context, visitorID int64) error {
 	v, err := store.VisitorByID(ctx, s.Store.Pool, visitorID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -183,7 +185,7 @@ func (s *Service) FetchUserInfo(ctx context.Context, visitorID int64) error {
 	}
 	info, err := p.GetUserInfo(ctx, ch, v.ExternalID)
 	if errors.Is(err, providers.ErrUnsupported) || providers.IsPermanent(err) {
-		return store.SetVisitorInfo(ctx, s.Store.Pool, v.ID, "", "", "", "", nil)
+		return store.SetVisitorPlatformInfo(ctx, s.Store.Pool, v.ID, "", "", "", "", nil)
 	}
 	if err != nil {
 		return fmt.Errorf("get user info: %w", err)
@@ -199,7 +201,9 @@ func (s *Service) FetchUserInfo(ctx context.Context, visitorID int64) error {
 	}
 	phone := NormalizePhone(info.Phone, s.PhoneRegion)
 	return s.Store.Tx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetVisitorInfo(ctx, tx, v.ID, info.FirstName, info.LastName, info.Username, phone, avatar); err != nil {
+		// Names the platform gave before are refreshed; a name typed into a pre-chat form or
+		// corrected by hand is kept, and an empty answer blanks nothing.
+		if err := store.SetVisitorPlatformInfo(ctx, tx, v.ID, info.FirstName, info.LastName, info.Username, phone, avatar); err != nil {
 			return err
 		}
 		// Addressed through the visitor's open dialogs: an event without a dialog reaches

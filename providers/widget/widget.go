@@ -410,8 +410,8 @@ func (p *Provider) DeleteMessage(ctx context.Context, ch providers.Channel, to p
 }
 
 // GetUserInfo gives an anonymous visitor the username "visitor-XXXX" (from the id), so
-// operators can tell visitors apart. Only the username: the core overwrites names with what
-// this returns, and real names come from the pre-chat form with the messages.
+// operators can tell visitors apart. Only the username: real names come from the pre-chat
+// form with the messages (the core keeps those; see dialog.FetchUserInfo).
 func (p *Provider) GetUserInfo(_ context.Context, _ providers.Channel, externalUserID string) (providers.UserInfo, error) {
 	if externalUserID == "" {
 		return providers.UserInfo{}, providers.Permanent("no visitor id", nil)
