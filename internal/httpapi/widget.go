@@ -413,6 +413,11 @@ func (s *Server) widgetUpload(c echo.Context, lim *rateLimiter) error {
 	if err != nil {
 		return err
 	}
+	// Recorded so housekeeping can remove it if it is never sent with a message.
+	if err := store.AddWidgetUpload(c.Request().Context(), s.Store.Pool, key, ch.ID); err != nil {
+		_ = s.Blob.Delete(context.WithoutCancel(c.Request().Context()), key)
+		return err
+	}
 	name := fh.Filename
 	if len(name) > 200 {
 		name = name[:200]
@@ -440,8 +445,11 @@ func (s *Server) widgetUploadRead(c echo.Context) error {
 		return err
 	}
 	// The download job has its own copy now: the upload is read once, then removed.
-	if err := s.Blob.Delete(context.WithoutCancel(c.Request().Context()), ref); err != nil {
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := s.Blob.Delete(ctx, ref); err != nil {
 		s.Log.Warn("widget: remove a read upload", "channel", live.Channel.ID, "err", err)
+	} else if err := store.DeleteWidgetUpload(ctx, s.Store.Pool, ref); err != nil {
+		s.Log.Warn("widget: forget a read upload", "channel", live.Channel.ID, "err", err)
 	}
 	return nil
 }

@@ -151,7 +151,8 @@ func (w *linkClientWorker) Work(ctx context.Context, j *river.Job[dialog.LinkCli
 	return w.svc.LinkClient(ctx, j.Args.VisitorID)
 }
 
-// HousekeepingArgs prunes expired sessions and old sign-in failures.
+// HousekeepingArgs prunes expired sessions, old sign-in failures and widget uploads that
+// were never sent.
 type HousekeepingArgs struct{}
 
 func (HousekeepingArgs) Kind() string { return "housekeeping" }
@@ -162,7 +163,14 @@ type housekeepingWorker struct {
 }
 
 func (w *housekeepingWorker) Work(ctx context.Context, _ *river.Job[HousekeepingArgs]) error {
-	return store.PruneLoginFailures(ctx, w.svc.Store.Pool, 24*time.Hour)
+	if err := store.PruneLoginFailures(ctx, w.svc.Store.Pool, 24*time.Hour); err != nil {
+		return err
+	}
+	n, err := w.svc.PruneUploads(ctx, dialog.UploadMaxAge)
+	if n > 0 {
+		w.svc.Log.Info("housekeeping: removed unsent widget uploads", "count", n)
+	}
+	return err
 }
 
 // Inserter adapts a River client to dialog.Service.SetQueue.
