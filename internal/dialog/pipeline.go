@@ -60,8 +60,14 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 		return fmt.Errorf("ingest lookups: %w", err)
 	}
 
-	// 2. Open the dialogs that do not exist yet (a visitor's first message: rare under load).
-	opened := map[int64]store.Dialog{}
+	// 2. Open the dialogs that do not exist yet (a visitor's first message), all in one
+	// round trip; one a concurrent transaction opened meanwhile is read by OpenDialog.
+	type newDialog struct {
+		d       store.Dialog
+		created bool
+	}
+	opened := map[int64]*newDialog{}
+	var creates pgx.Batch
 	live := msgs[:0:0]
 	for _, it := range msgs {
 		mi := it.mi
@@ -70,20 +76,38 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 			continue
 		}
 		mi.v = mi.found.Visitor
-		if d, ok := opened[mi.v.ID]; ok {
-			d.Created = false // opened by an earlier message of this batch
-			mi.d = d
+		if mi.found.Dialog == nil && opened[mi.v.ID] == nil {
+			nd := &newDialog{}
+			opened[mi.v.ID] = nd
+			store.QueueCreateDialog(&creates, mi.ch.ID, mi.v.ID, mi.ch.DepartmentID, &nd.d, &nd.created)
+		}
+		live = append(live, it)
+	}
+	if creates.Len() > 0 {
+		if err := tx.SendBatch(ctx, &creates).Close(); err != nil {
+			return fmt.Errorf("open dialogs: %w", err)
+		}
+	}
+	first := map[int64]bool{} // visitors whose first message of the batch has been seen
+	for _, it := range live {
+		mi := it.mi
+		if nd := opened[mi.v.ID]; mi.found.Dialog == nil && nd != nil {
+			if !nd.created {
+				var err error
+				if nd.d, err = store.OpenDialog(ctx, tx, mi.ch.ID, mi.v.ID, mi.ch.DepartmentID); err != nil {
+					return err
+				}
+				nd.created = true // read now: later messages reuse it
+			}
+			mi.d = nd.d
+			if first[mi.v.ID] {
+				mi.d.Created = false // opened for an earlier message of this batch
+			}
 		} else if mi.found.Dialog != nil {
 			mi.d = *mi.found.Dialog
-		} else {
-			var err error
-			if mi.d, err = store.OpenDialog(ctx, tx, mi.ch.ID, mi.v.ID, mi.ch.DepartmentID); err != nil {
-				return err
-			}
-			opened[mi.v.ID] = mi.d
 		}
+		first[mi.v.ID] = true
 		mi.buildMessage()
-		live = append(live, it)
 	}
 
 	// 3. The inserts, pipelined up to a message that may send a first-contact text: that

@@ -170,3 +170,24 @@ func scanInsertIn(row pgx.Row, m *Message) (bool, error) {
 	}
 	return true, nil
 }
+
+// QueueCreateDialog queues the opening of a dialog for a visitor who had no open one (as
+// IngestLookup found): the INSERT of OpenDialog without its SELECT first. *created is false
+// when a concurrent transaction opened one meanwhile; then OpenDialog finds it.
+func QueueCreateDialog(b *pgx.Batch, channelID, visitorID int64, departmentID *int64, d *Dialog, created *bool) {
+	b.Queue(`INSERT INTO dialogs (channel_id, visitor_id, department_id) VALUES ($1, $2, $3)
+		ON CONFLICT (visitor_id) WHERE status = 'open' DO NOTHING
+		RETURNING id, department_id, status, created_at`, channelID, visitorID, departmentID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&d.ID, &d.DepartmentID, &d.Status, &d.CreatedAt)
+		if isNoRows(err) {
+			*created = false
+			return nil
+		}
+		if err != nil {
+			return notFound(err, "open dialog")
+		}
+		*created = true
+		d.ChannelID, d.VisitorID, d.Created, d.Participants = channelID, visitorID, true, []int64{}
+		return nil
+	})
+}
