@@ -146,14 +146,15 @@ func (s *Service) prepareMessage(ch Chan, ev *providers.Event) (*inMsg, error) {
 		}
 		mi.extID = &id
 	}
-	// A phone shared by the visitor about themselves feeds the client base.
+	// A phone shared by the visitor about themselves feeds the client base. ev is not
+	// changed: a batch redone one webhook at a time must see the event as it came.
+	u := ev.User
 	for _, a := range ev.Attachments {
-		if a.Kind == providers.AttachContact && a.OwnPhone && ev.User.Phone == "" {
-			ev.User.Phone = a.Phone
+		if a.Kind == providers.AttachContact && a.OwnPhone && u.Phone == "" {
+			u.Phone = a.Phone
 			mi.sharedPhone = true
 		}
 	}
-	u := ev.User
 	mi.upsert = store.VisitorUpsert{ChannelID: ch.ID, ExternalID: ev.UserID, ChatID: ev.ChatID,
 		FirstName: u.FirstName, LastName: u.LastName, Username: u.Username, Phone: NormalizePhone(u.Phone, s.PhoneRegion), Email: u.Email, Lang: u.Language}
 	return mi, nil
