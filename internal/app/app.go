@@ -81,11 +81,20 @@ type Options struct {
 	Registry *providers.Registry
 	// NoWorkers builds River as an insert-only client: this instance runs no jobs.
 	NoWorkers bool
+	// Backends are the pool's backend pids (OpenTracked); nil makes this instance forward
+	// every notification to comet-server.ru, not only its own.
+	Backends *push.Backends
 }
 
 // Open connects to the database: the configured URL, or the embedded cluster under
 // DataDir. It migrates and refuses a schema newer than this binary.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, *localpg.Cluster, error) {
+	return OpenTracked(ctx, cfg, log, nil)
+}
+
+// OpenTracked is Open that records the pool's backend pids in own (when not nil), so the
+// push hub can tell this instance's notifications from other instances'.
+func OpenTracked(ctx context.Context, cfg config.Config, log *slog.Logger, own *push.Backends) (*pgxpool.Pool, *localpg.Cluster, error) {
 	url := cfg.DatabaseURL
 	var cluster *localpg.Cluster
 	if url == "" {
@@ -103,6 +112,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Po
 	}
 	pc.MaxConns = cfg.DBMaxConns
 	pc.ConnConfig.RuntimeParams["application_name"] = "omnichat"
+	if own != nil {
+		pc.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+			own.Add(c.PgConn().PID())
+			return nil
+		}
+		pc.BeforeClose = func(c *pgx.Conn) { own.Remove(c.PgConn().PID()) }
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		stopCluster(cluster, log)
@@ -134,10 +150,12 @@ func stopCluster(c *localpg.Cluster, log *slog.Logger) {
 
 // New builds every part. Close releases what New acquired.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*App, error) {
-	pool, cluster, err := Open(ctx, cfg, log)
+	own := push.NewBackends()
+	pool, cluster, err := OpenTracked(ctx, cfg, log, own)
 	if err != nil {
 		return nil, err
 	}
+	o.Backends = own
 	a, err := build(cfg, log, o, pool)
 	if err != nil {
 		pool.Close()
@@ -190,6 +208,7 @@ func build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	a.Dialogs.SetQueue(jobs.Inserter(a.River, log))
 
 	a.Hub = push.NewHub(pool, log.With("part", "push"), instanceName())
+	a.Hub.Own = o.Backends
 	a.Hub.OnPresence = func(userID int64, online bool) {
 		// An operator came or went: queued dialogs may now have somewhere to go (or not).
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/omnichat/omnichat/internal/app"
 	"github.com/omnichat/omnichat/internal/config"
+	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/testdb"
 	"github.com/omnichat/omnichat/providers"
 )
@@ -85,12 +86,13 @@ func Start(t testing.TB, o Options) *Instance {
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	pool, _, err := app.Open(ctx, cfg, log)
+	own := push.NewBackends()
+	pool, _, err := app.OpenTracked(ctx, cfg, log, own)
 	if err != nil {
 		cancel()
 		t.Fatalf("apptest: open database: %v", err)
 	}
-	a, err := app.Build(cfg, log, app.Options{Version: "test", Registry: o.Registry, NoWorkers: o.NoWorkers}, pool)
+	a, err := app.Build(cfg, log, app.Options{Version: "test", Registry: o.Registry, NoWorkers: o.NoWorkers, Backends: own}, pool)
 	if err != nil {
 		cancel()
 		pool.Close()

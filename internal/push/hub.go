@@ -44,9 +44,12 @@ type Hub struct {
 	OnPresence func(userID int64, online bool)
 	// Buffer is each subscriber's queue length.
 	Buffer int
-	// OnEvent, when set, also receives every notification (the comet-server.ru forwarder).
+	// OnEvent, when set, also receives the notifications this instance produced (the
+	// comet-server.ru forwarder); with Own nil it receives every notification.
 	// It must not block.
 	OnEvent func(Event)
+	// Own is this instance's pool backends (see Backends).
+	Own *Backends
 
 	epoch string
 	seq   atomic.Uint64
@@ -130,7 +133,7 @@ func (h *Hub) listen(ctx context.Context) error {
 			h.refreshDepartments(ctx, ev.UserID)
 		}
 		h.deliver(ev, false)
-		if h.OnEvent != nil {
+		if h.OnEvent != nil && (h.Own == nil || h.Own.Has(n.PID)) {
 			h.OnEvent(ev)
 		}
 	}
