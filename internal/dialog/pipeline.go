@@ -31,9 +31,11 @@ func allMessages(batch []*pendingIngest) bool {
 	return true
 }
 
-// ingestPipelined stores the messages of ordered (all messages: allMessages) in tx, each
-// item's results, jobs and notifications going to states[i]. On error tx is unusable.
-func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, ordered []*pendingIngest, states []ingestState) error {
+// ingestPipelined begins a transaction on conn (BEGIN travels with the first pipeline) and
+// stores the messages of ordered (all messages: allMessages) in it, each item's results,
+// jobs and notifications going to states[i]. It returns the transaction, also on error
+// (then it is unusable but for Rollback); it is nil when nothing was sent.
+func (s *Service) ingestPipelined(ctx context.Context, conn *pgx.Conn, st Settings, ordered []*pendingIngest, states []ingestState) (pgx.Tx, error) {
 	type item struct {
 		mi *inMsg
 		is *ingestState
@@ -43,7 +45,7 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 		for j := range p.evs {
 			mi, err := s.prepareMessage(p.ch, &p.evs[j])
 			if err != nil {
-				return err
+				return nil, err
 			}
 			msgs = append(msgs, item{mi, &states[i]})
 		}
@@ -53,11 +55,14 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 	// sees the visitor its first one inserted (Inserted is false for it) but not the dialog
 	// step 2 opens for it.
 	var lookups pgx.Batch
+	lookups.BeginTx(pgx.TxOptions{})
 	for _, it := range msgs {
 		store.QueueIngestLookup(&lookups, it.mi.upsert, deref(it.mi.extID), &it.mi.found)
 	}
-	if err := tx.SendBatch(ctx, &lookups).Close(); err != nil {
-		return fmt.Errorf("ingest lookups: %w", err)
+	br := conn.SendBatch(ctx, &lookups)
+	tx := br.Tx()
+	if err := br.Close(); err != nil {
+		return tx, fmt.Errorf("ingest lookups: %w", err)
 	}
 
 	// 2. Open the dialogs that do not exist yet (a visitor's first message), all in one
@@ -85,7 +90,7 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 	}
 	if creates.Len() > 0 {
 		if err := tx.SendBatch(ctx, &creates).Close(); err != nil {
-			return fmt.Errorf("open dialogs: %w", err)
+			return tx, fmt.Errorf("open dialogs: %w", err)
 		}
 	}
 	first := map[int64]bool{} // visitors whose first message of the batch has been seen
@@ -95,7 +100,7 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 			if !nd.created {
 				var err error
 				if nd.d, err = store.OpenDialog(ctx, tx, mi.ch.ID, mi.v.ID, mi.ch.DepartmentID); err != nil {
-					return err
+					return tx, err
 				}
 				nd.created = true // read now: later messages reuse it
 			}
@@ -124,14 +129,14 @@ func (s *Service) ingestPipelined(ctx context.Context, tx pgx.Tx, st Settings, o
 			}
 		}
 		if err := tx.SendBatch(ctx, &inserts).Close(); err != nil {
-			return fmt.Errorf("insert messages: %w", err)
+			return tx, fmt.Errorf("insert messages: %w", err)
 		}
 		for _, it := range live[:n] {
 			if err := s.followMessage(ctx, tx, st, it.mi, it.is); err != nil {
-				return err
+				return tx, err
 			}
 		}
 		live = live[n:]
 	}
-	return nil
+	return tx, nil
 }
