@@ -49,27 +49,3 @@ func Audit(ctx context.Context, db DB, userID int64, action, targetType string, 
 		uid, action, targetType, tid, jsonOf(details))
 	return notFoundOrNil(err, "audit")
 }
-
-// ListAudit returns entries newest first, optionally filtered by action prefix and target type.
-func ListAudit(ctx context.Context, db DB, action, targetType string, beforeID int64, limit int) ([]AuditEntry, error) {
-	if limit <= 0 || limit > 500 {
-		limit = 100
-	}
-	rows, err := db.Query(ctx, `SELECT a.id, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), a.user_id, coalesce(u.email, ''), a.action, a.target_type, a.target_id, a.details
-		FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
-		WHERE ($1 = '' OR a.action LIKE $1 || '%') AND ($2 = '' OR a.target_type = $2) AND ($3 = 0 OR a.id < $3)
-		ORDER BY a.id DESC LIMIT $4`, action, targetType, beforeID, limit)
-	if err != nil {
-		return nil, notFound(err, "list audit")
-	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		if err := rows.Scan(&e.ID, &e.At, &e.UserID, &e.UserEmail, &e.Action, &e.TargetType, &e.TargetID, &e.Details); err != nil {
-			return nil, notFound(err, "scan audit")
-		}
-		out = append(out, e)
-	}
-	return out, notFoundOrNil(rows.Err(), "list audit")
-}
