@@ -45,30 +45,14 @@ func ingestLookupArgs(v VisitorUpsert, externalID string) []any {
 	return []any{v.ChannelID, v.ExternalID, v.ChatID, v.FirstName, v.LastName, v.Username, v.Phone, v.Email, v.Lang, ext}
 }
 
-// The upsert is an INSERT … SELECT … WHERE NOT dup, so a duplicate touches no row. A known
-// visitor whose row would not change is not rewritten (measured: rewriting it on every
-// message only to move last_seen_at cost a new row version, its WAL and later pruning): cur
-// locks the row as the upsert's update did (FOR NO KEY UPDATE, and in READ COMMITTED it
-// returns the newest version, like the update), and the insert runs only when the row is
-// missing or would change; last_seen_at is refreshed at most once a minute. A visitor a
-// concurrent transaction inserts after this statement's snapshot is not in cur: the insert
-// then meets it in ON CONFLICT, waits for it and updates it, as before. The dialog is read
-// by the outer query with the statement's snapshot: a dialog a concurrent transaction opens
-// later is not seen, and the caller's OpenDialog converges on it.
+// The upsert is an INSERT … SELECT … WHERE NOT dup, so a duplicate touches no row. The
+// dialog is read by the outer query with the statement's snapshot: a dialog a concurrent
+// transaction opens later is not seen, and the caller's OpenDialog converges on it.
 const ingestLookupSQL = `WITH dup AS (
 		SELECT EXISTS (SELECT 1 FROM messages WHERE channel_id = $1 AND external_id = $10) AS yes
-	), cur AS (
-		SELECT id, channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language,
-			avatar_file_id, info_loaded_at, client_id, unreachable, first_contact_sent, created_at, false AS inserted
-		FROM visitors
-		WHERE channel_id = $1 AND external_id = $2 AND NOT (SELECT yes FROM dup)
-			AND ($3 = '' OR chat_id = $3) AND ($4 = '' OR first_name = $4) AND ($5 = '' OR last_name = $5)
-			AND ($6 = '' OR username = $6) AND ($7 = '' OR phone = $7) AND ($8 = '' OR email = $8)
-			AND ($9 = '' OR language = $9) AND last_seen_at > now() - interval '1 minute'
-		FOR NO KEY UPDATE
 	), v AS (
 		INSERT INTO visitors (channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT (SELECT yes FROM dup) AND NOT EXISTS (SELECT 1 FROM cur)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT (SELECT yes FROM dup)
 		ON CONFLICT (channel_id, external_id) DO UPDATE SET
 			chat_id = CASE WHEN excluded.chat_id <> '' THEN excluded.chat_id ELSE visitors.chat_id END,
 			first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name ELSE visitors.first_name END,
@@ -80,14 +64,12 @@ const ingestLookupSQL = `WITH dup AS (
 			last_seen_at = now()
 		RETURNING id, channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language,
 			avatar_file_id, info_loaded_at, client_id, unreachable, first_contact_sent, created_at, (xmax = 0) AS inserted
-	), vv AS (
-		SELECT * FROM v UNION ALL SELECT * FROM cur
 	)
 	SELECT dup.yes, v.id, v.channel_id, v.external_id, v.chat_id, v.first_name, v.last_name, v.username, v.phone, v.email, v.language,
 		v.avatar_file_id, v.info_loaded_at, v.client_id, v.unreachable, v.first_contact_sent, v.created_at, v.inserted,
 		d.id, d.department_id, d.assignee_id, d.status, d.created_at, d.offline_reply_sent,
 		CASE WHEN d.id IS NOT NULL THEN coalesce((SELECT array_agg(user_id) FROM dialog_participants p WHERE p.dialog_id = d.id), '{}') END
-	FROM dup LEFT JOIN vv v ON true LEFT JOIN dialogs d ON d.visitor_id = v.id AND d.status = 'open'`
+	FROM dup LEFT JOIN v ON true LEFT JOIN dialogs d ON d.visitor_id = v.id AND d.status = 'open'`
 
 func scanIngestLookup(row pgx.Row, v VisitorUpsert) (IngestFound, error) {
 	var out IngestFound
