@@ -13,6 +13,7 @@ import (
 
 	"github.com/omnichat/omnichat/internal/app"
 	"github.com/omnichat/omnichat/internal/config"
+	"github.com/omnichat/omnichat/internal/dialog"
 	"github.com/omnichat/omnichat/internal/loadtest"
 	"github.com/omnichat/omnichat/providers/example"
 )
@@ -43,7 +44,7 @@ func loadtestCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	inprocess := fs.Bool("inprocess", false, "start an instance in this process (on OMNICHAT_DATABASE_URL, or a fresh embedded cluster)")
 	// Group-commit knobs of the in-process instance, for comparing measurements.
 	group := fs.Bool("group-commit", true, "with --inprocess: share transactions between concurrent webhooks (false: one per webhook)")
-	window := fs.Duration("batch-window", 0, "with --inprocess: how long a committer waits for more webhooks")
+	window := fs.Duration("batch-window", dialog.DefaultWindow, "with --inprocess: how long a committer waits for more webhooks")
 	workers := fs.Int("batch-workers", 0, "with --inprocess: group-commit shards (0: the default, one a core, at least 2)")
 	notifyAfter := fs.Bool("notify-after-commit", false, "with --inprocess: pg_notify after the commit instead of inside it")
 	sequential := fs.Bool("sequential", false, "with --inprocess: store a batch's messages one statement after another, not pipelined")
