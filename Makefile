@@ -55,7 +55,8 @@ lint: vet
 test: deps vet
 	@mkdir -p $(dir $(BIN))
 	@$(GO) build -o $(dir $(BIN))testsummary ./scripts/testsummary
-	$(GO) test -count=1 -timeout 9m -json ./... | $(dir $(BIN))testsummary
+	# deps installed Chromium, so no browser test may skip here (internal/apptest/chrome).
+	OMNICHAT_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 9m -json ./... | $(dir $(BIN))testsummary
 
 bench:
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem ./...

@@ -14,29 +14,20 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/apptest/chrome"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers/example/exampletest"
 	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
 )
 
-const chromium = "/usr/bin/chromium"
-
 // browser starts one headless Chromium for the test and collects script errors and CSP
 // violations, which fail the test at the end.
 func browser(t *testing.T) (context.Context, func() []string) {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("skipping the browser test: %s is not installed (%v)", chromium, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("headless", true), chromedp.WindowSize(1280, 900))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	// The installed Chromium is newer than cdproto: events with enum values cdproto does not
-	// know yet are reported through the error logger; they do not concern these pages.
-	ctx, cancelCtx := chromedp.NewContext(alloc, chromedp.WithErrorf(func(string, ...any) {}))
+	alloc := chrome.Allocator(t)
+	ctx, cancelCtx := chromedp.NewContext(alloc, chromedp.WithErrorf(chrome.Logf(t)))
 	ctx, cancelTimeout := context.WithTimeout(ctx, 50*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() { cancelTimeout(); cancelCtx() })
 	var mu sync.Mutex
 	var problems []string
 	chromedp.ListenTarget(ctx, func(ev any) {

@@ -15,12 +15,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/apptest/chrome"
 	"github.com/omnichat/omnichat/internal/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
-
-const chromium = "/usr/bin/chromium"
 
 // browser is one signed-in person: a separate browser context (own cookies) in one
 // headless Chromium shared by the test.
@@ -37,26 +36,9 @@ type browser struct {
 // startChromium starts one headless Chromium for the test.
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("skipping browser test: no Chromium at %s (make test installs it)", chromium)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
+	actx := chrome.Allocator(t)
 	// The first context starts the browser; each person then gets a fresh browser context.
-	// This cdproto predates some of Chromium's enum values ("Loopback"): it logs every
-	// event it cannot decode. Those events are not ones we use; keep the output readable.
-	quiet := func(format string, args ...any) {
-		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "could not unmarshal event") && !strings.Contains(msg, "unhandled node event") {
-			t.Logf("chromium: %s", msg)
-		}
-	}
+	quiet := chrome.Logf(t)
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithBrowserOption(chromedp.WithBrowserErrorf(quiet)))
 	t.Cleanup(bcancel)
 	if err := chromedp.Run(bctx); err != nil {

@@ -20,36 +20,16 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/omnichat/omnichat/internal/apptest"
+	"github.com/omnichat/omnichat/internal/apptest/chrome"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers/telegram/telegramtest"
 )
 
-const chromium = "/usr/bin/chromium"
-
 // startBrowser starts a headless Chromium; JS exceptions and console errors are collected.
 func startBrowser(t *testing.T) (context.Context, func() []string) {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("skipping the browser test: no Chromium at %s", chromium)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 900),
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to sandbox as root
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	// This cdproto predates some of Chromium's event fields ("Loopback" address spaces):
-	// chromedp logs each such event as an error. They are not ours; keep the rest.
-	ctx, cancel2 := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "could not unmarshal event") {
-			t.Logf("chromedp: %s", msg)
-		}
-	}))
+	actx := chrome.Allocator(t, chromedp.WindowSize(1200, 900))
+	ctx, cancel2 := chromedp.NewContext(actx, chromedp.WithErrorf(chrome.Logf(t)))
 	t.Cleanup(cancel2)
 	var mu sync.Mutex
 	var problems []string
