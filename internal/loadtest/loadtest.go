@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers/example"
 	"github.com/omnichat/omnichat/providers/example/exampletest"
 )
@@ -348,19 +349,13 @@ func (r *Result) verify(ctx context.Context, cfg Config) error {
 	for ext := range r.sendStart {
 		ids = append(ids, ext)
 	}
-	rows, err := conn.Query(ctx, `SELECT id, external_id FROM messages
-		WHERE channel_id = $1 AND direction = 'in' AND external_id = ANY($2)`, cfg.ChannelID, ids)
+	stored, err := store.InboundByExternalID(ctx, conn, cfg.ChannelID, ids)
 	if err != nil {
 		return fmt.Errorf("loadtest: verify: %w", err)
 	}
 	count := map[string]int{}
 	var sse []time.Duration
-	for rows.Next() {
-		var id int64
-		var ext string
-		if err := rows.Scan(&id, &ext); err != nil {
-			return fmt.Errorf("loadtest: verify: %w", err)
-		}
+	for id, ext := range stored {
 		count[ext]++
 		r.Stored++
 		if at, ok := r.sseByMessageID[id]; ok {
@@ -368,9 +363,6 @@ func (r *Result) verify(ctx context.Context, cfg Config) error {
 		} else {
 			r.SSEMissing++
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("loadtest: verify: %w", err)
 	}
 	// An accepted webhook must be stored; a failed one may or may not be (the platform
 	// would retry it), so only accepted ones count as lost.

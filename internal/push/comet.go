@@ -515,34 +515,6 @@ func (f *CometForwarder) Forward(ev Event) {
 
 // Recipients are the active users who may see ev (the same rule as the SSE hub's visible).
 func Recipients(ctx context.Context, db store.DB, ev Event) ([]int64, error) {
-	var assignee, dep any
-	if ev.AssigneeID != nil {
-		assignee = *ev.AssigneeID
-	}
-	if ev.DepartmentID != nil {
-		dep = *ev.DepartmentID
-	}
-	parts := ev.Participants
-	if parts == nil {
-		parts = []int64{}
-	}
 	everyone := ev.Kind == "resync" || ev.Kind == "operator.updated" || ev.Kind == "operator.presence"
-	rows, err := db.Query(ctx, `SELECT u.id FROM users u WHERE u.active AND (
-		$1 OR u.role = 'admin' OR u.id = $2 OR u.id = $3 OR u.id = ANY($4::bigint[])
-		OR ($5 AND $6::bigint IS NULL)
-		OR ($5 AND EXISTS (SELECT 1 FROM department_members m WHERE m.department_id = $6 AND m.user_id = u.id)))
-		ORDER BY u.id`, everyone, ev.UserID, assignee, parts, ev.DialogID != 0, dep)
-	if err != nil {
-		return nil, fmt.Errorf("comet recipients: %w", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return store.UsersWhoMaySee(ctx, db, everyone, ev.UserID, ev.AssigneeID, ev.Participants, ev.DialogID != 0, ev.DepartmentID)
 }

@@ -42,10 +42,7 @@ func Notify(ctx context.Context, db store.DB, evs ...Event) error {
 		}
 		payloads[i] = string(b)
 	}
-	if _, err := db.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, Channel, payloads); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
+	return store.Notify(ctx, db, Channel, payloads)
 }
 
 // ForDialog builds an event about dialog d.

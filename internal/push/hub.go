@@ -113,7 +113,7 @@ func (h *Hub) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+	if err := store.Listen(ctx, conn.Conn(), Channel); err != nil {
 		return err
 	}
 	h.once.Do(func() { close(h.ready) })

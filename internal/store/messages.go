@@ -362,3 +362,24 @@ func VisitorOpenDialogs(ctx context.Context, db DB, visitorID int64) ([]Dialog, 
 	}
 	return out, nil
 }
+
+// InboundByExternalID returns (id, external id) of a channel's inbound messages with the
+// given external ids: the load test's exactly-once check.
+func InboundByExternalID(ctx context.Context, db DB, channelID int64, externalIDs []string) (map[int64]string, error) {
+	rows, err := db.Query(ctx, `SELECT id, external_id FROM messages
+		WHERE channel_id = $1 AND direction = 'in' AND external_id = ANY($2)`, channelID, externalIDs)
+	if err != nil {
+		return nil, notFound(err, "inbound by external id")
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var ext string
+		if err := rows.Scan(&id, &ext); err != nil {
+			return nil, notFound(err, "inbound by external id")
+		}
+		out[id] = ext
+	}
+	return out, rows.Err()
+}
