@@ -72,6 +72,7 @@ type App struct {
 	cluster   *localpg.Cluster
 	hubDone   chan struct{}
 	noWorkers bool
+	comet     *push.CometForwarder
 }
 
 // Options change how New builds the app (tests and subcommands).
@@ -216,8 +217,18 @@ func build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 		a.Dialogs.RequestDispatch(ctx)
 	}
 
+	if p, ok := reg.Get(widget.Kind); ok {
+		if w, ok := p.(*widget.Provider); ok {
+			w.SetPublisher(visitorPublisher{st})
+		}
+	}
+
 	a.HTTP = httpapi.New(httpapi.Deps{Config: cfg, Log: log, Store: st, Auth: a.Auth, Dialogs: a.Dialogs,
 		Channels: a.Channels, Hub: a.Hub, Providers: reg, Blob: files, Version: o.Version})
+	// comet-server.ru: this instance's events also go to the operators' comet channels
+	// whenever an admin configured it (the settings are reread at most once a second).
+	a.comet = &push.CometForwarder{Store: st, Log: log.With("part", "comet"), Load: a.HTTP.CometPublisher}
+	a.Hub.OnEvent = a.comet.Handle
 	return a, nil
 }
 
@@ -329,6 +340,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 func (a *App) Close() {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if a.comet != nil {
+		a.comet.Stop() // it reads the database
+	}
 	if a.HTTP != nil {
 		a.HTTP.Close()
 	}

@@ -19,29 +19,21 @@ type cometSettings struct {
 	mu  sync.Mutex
 	pub *push.Comet // nil while the built-in transport is used
 	at  time.Time   // when the forwarder last read the settings
-	fwd *push.CometForwarder
 }
 
 // forwarderRecheck bounds how often the event forwarder rereads the settings: under load
 // it sees many events a second, and a change may take this long to reach it.
 const forwarderRecheck = time.Second
 
-// wireComet forwards the hub's events to comet-server.ru whenever it is configured.
-func (s *Server) wireComet() *cometSettings {
-	cs := &cometSettings{s: s}
-	if s.Hub != nil && s.Hub.OnEvent == nil {
-		cs.fwd = &push.CometForwarder{Store: s.Store, Log: s.Log.With("part", "comet"), Load: cs.publisher}
-		s.Hub.OnEvent = cs.fwd.Handle
-	}
-	s.comet = cs
-	return cs
+// CometPublisher returns the comet-server.ru publisher while that transport is configured
+// (nil otherwise), rereading the settings at most once a second: the event forwarder's
+// Load (wired in internal/app).
+func (s *Server) CometPublisher(ctx context.Context) (push.Publisher, error) {
+	return s.comet.publisher(ctx)
 }
 
-// close stops forwarding and drops the comet connection (before the pool closes).
+// close drops the comet connection (before the pool closes).
 func (cs *cometSettings) close() {
-	if cs.fwd != nil {
-		cs.fwd.Stop()
-	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.pub != nil {

@@ -33,14 +33,13 @@ type pages struct {
 // with the csrf_token field.
 func (s *Server) pageRoutes() {
 	s.inboxAPIRoutes()
-	comet := s.wireComet()
 	eng, err := web.New()
 	if err != nil {
 		// The templates are embedded: a parse error is a programming error caught by tests.
 		s.Log.Error("pages disabled: templates do not parse", "err", err)
 		return
 	}
-	p := &pages{s: s, web: eng, comet: comet}
+	p := &pages{s: s, web: eng, comet: s.comet}
 	s.pageError = p.renderError
 	e := s.echo
 	e.GET("/static/*", echo.WrapHandler(eng.StaticHandler()))

@@ -57,6 +57,7 @@ func New(d Deps) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{Deps: d, echo: e}
+	s.comet = &cometSettings{s: s}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
 	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders)
@@ -119,13 +120,9 @@ func (s *Server) unmatchedRoutes() {
 	e.RouteNotFound("/api/v1/*", unmatched)
 }
 
-// Close stops what the server runs besides handlers (the comet forwarder); call it after
-// the HTTP server stopped and before the database pool closes.
-func (s *Server) Close() {
-	if s.comet != nil {
-		s.comet.close()
-	}
-}
+// Close drops the comet-server.ru connection; call it after the HTTP server and the comet
+// forwarder stopped.
+func (s *Server) Close() { s.comet.close() }
 
 // Handler returns the http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }

@@ -54,11 +54,6 @@ const (
 
 func (s *Server) widgetRoutes() {
 	e := s.echo
-	if p, ok := s.Providers.Get(widget.Kind); ok {
-		if w, ok := p.(*widget.Provider); ok {
-			w.SetPublisher(visitorPublisher{s})
-		}
-	}
 	lim := newRateLimiter()
 	e.GET("/widget.js", func(c echo.Context) error { return s.widgetAsset(c, "widget.js") })
 	e.GET("/widget/static/:name", func(c echo.Context) error { return s.widgetAsset(c, c.Param("name")) })
@@ -75,25 +70,6 @@ func (s *Server) widgetRoutes() {
 	g.GET("/files/:id", s.widgetFile)
 	streams := &streamCounter{n: map[int64]int{}}
 	g.GET("/stream", func(c echo.Context) error { return s.widgetStream(c, streams) })
-}
-
-// visitorPublisher delivers the widget provider's notices to the visitor's streams on
-// every instance (NOTIFY, like every other realtime event).
-type visitorPublisher struct{ s *Server }
-
-func (p visitorPublisher) Publish(ctx context.Context, ch providers.Channel, visitor string, n widget.Notice) error {
-	v, err := store.VisitorByExternal(ctx, p.s.Store.Pool, ch.ID, visitor)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return providers.Permanent("the visitor is unknown", err)
-		}
-		return err
-	}
-	kind := "message.created"
-	if n.Kind == "deleted" {
-		kind = "message.updated"
-	}
-	return push.Notify(ctx, p.s.Store.Pool, push.Event{Kind: kind, VisitorID: v.ID, MessageID: n.MessageID})
 }
 
 func (s *Server) widgetAsset(c echo.Context, name string) error {
