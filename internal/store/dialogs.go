@@ -39,13 +39,9 @@ type VisitorUpsert struct {
 	FirstName, LastName, Username, Phone, Email, Lang string
 }
 
-// UpsertVisitor inserts the visitor or refreshes what the platform told us (empty values
-// never overwrite known ones).
-func UpsertVisitor(ctx context.Context, db DB, v VisitorUpsert) (Visitor, error) {
-	var out Visitor
-	err := db.QueryRow(ctx, `INSERT INTO visitors (channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (channel_id, external_id) DO UPDATE SET
+// visitorUpsertTail refreshes a known visitor with what the platform told us (empty values
+// never overwrite known ones) and returns the row with whether it was inserted.
+const visitorUpsertTail = `ON CONFLICT (channel_id, external_id) DO UPDATE SET
 			chat_id = CASE WHEN excluded.chat_id <> '' THEN excluded.chat_id ELSE visitors.chat_id END,
 			first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name ELSE visitors.first_name END,
 			last_name = CASE WHEN excluded.last_name <> '' THEN excluded.last_name ELSE visitors.last_name END,
@@ -55,7 +51,14 @@ func UpsertVisitor(ctx context.Context, db DB, v VisitorUpsert) (Visitor, error)
 			language = CASE WHEN excluded.language <> '' THEN excluded.language ELSE visitors.language END,
 			last_seen_at = now()
 		RETURNING id, channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language,
-			avatar_file_id, info_loaded_at, client_id, unreachable, first_contact_sent, created_at, (xmax = 0)`,
+			avatar_file_id, info_loaded_at, client_id, unreachable, first_contact_sent, created_at, (xmax = 0)`
+
+// UpsertVisitor inserts the visitor or refreshes what the platform told us (empty values
+// never overwrite known ones).
+func UpsertVisitor(ctx context.Context, db DB, v VisitorUpsert) (Visitor, error) {
+	var out Visitor
+	err := db.QueryRow(ctx, `INSERT INTO visitors (channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) `+visitorUpsertTail,
 		v.ChannelID, v.ExternalID, v.ChatID, v.FirstName, v.LastName, v.Username, v.Phone, v.Email, v.Lang).Scan(
 		&out.ID, &out.ChannelID, &out.ExternalID, &out.ChatID, &out.FirstName, &out.LastName, &out.Username, &out.Phone, &out.Email, &out.Language,
 		&out.AvatarFileID, &out.InfoLoadedAt, &out.ClientID, &out.Unreachable, &out.FirstContactSent, &out.CreatedAt, &out.Inserted)

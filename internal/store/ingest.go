@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,17 +52,7 @@ const ingestLookupSQL = `WITH dup AS (
 	), v AS (
 		INSERT INTO visitors (channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT (SELECT yes FROM dup)
-		ON CONFLICT (channel_id, external_id) DO UPDATE SET
-			chat_id = CASE WHEN excluded.chat_id <> '' THEN excluded.chat_id ELSE visitors.chat_id END,
-			first_name = CASE WHEN excluded.first_name <> '' THEN excluded.first_name ELSE visitors.first_name END,
-			last_name = CASE WHEN excluded.last_name <> '' THEN excluded.last_name ELSE visitors.last_name END,
-			username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE visitors.username END,
-			phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE visitors.phone END,
-			email = CASE WHEN excluded.email <> '' THEN excluded.email ELSE visitors.email END,
-			language = CASE WHEN excluded.language <> '' THEN excluded.language ELSE visitors.language END,
-			last_seen_at = now()
-		RETURNING id, channel_id, external_id, chat_id, first_name, last_name, username, phone, email, language,
-			avatar_file_id, info_loaded_at, client_id, unreachable, first_contact_sent, created_at, (xmax = 0) AS inserted
+		` + visitorUpsertTail + ` AS inserted
 	)
 	SELECT dup.yes, v.id, v.channel_id, v.external_id, v.chat_id, v.first_name, v.last_name, v.username, v.phone, v.email, v.language,
 		v.avatar_file_id, v.info_loaded_at, v.client_id, v.unreachable, v.first_contact_sent, v.created_at, v.inserted,
@@ -144,18 +133,7 @@ const insertInSQL = `WITH m AS (
 	SELECT id, created_at FROM m`
 
 func insertInArgs(m *Message, preview string) []any {
-	if m.Attachments == nil {
-		m.Attachments = []Attachment{}
-	}
-	if m.Data == nil {
-		m.Data = json.RawMessage(`{}`)
-	}
-	if m.Status == "" {
-		m.Status = "received"
-	}
-	if m.Kind == "" {
-		m.Kind = "message"
-	}
+	m.setDefaults()
 	return []any{m.DialogID, m.ChannelID, m.Direction, m.Kind, m.ExternalID, m.Text, jsonOf(m.Attachments), m.ReplyTo, m.Status,
 		[]byte(m.Data), nullTime(m.CreatedAt), Preview(preview)}
 }

@@ -79,9 +79,8 @@ func MessageExists(ctx context.Context, db DB, channelID int64, externalID strin
 	return ok, notFoundOrNil(err, "message exists")
 }
 
-// InsertMessage inserts m. With an external id a conflict (a platform retry, or an
-// idempotency key seen before) inserts nothing and returns inserted=false.
-func InsertMessage(ctx context.Context, db DB, m *Message) (inserted bool, err error) {
+// setDefaults fills what an insert needs and a caller may leave out.
+func (m *Message) setDefaults() {
 	if m.Attachments == nil {
 		m.Attachments = []Attachment{}
 	}
@@ -94,6 +93,12 @@ func InsertMessage(ctx context.Context, db DB, m *Message) (inserted bool, err e
 	if m.Kind == "" {
 		m.Kind = "message"
 	}
+}
+
+// InsertMessage inserts m. With an external id a conflict (a platform retry, or an
+// idempotency key seen before) inserts nothing and returns inserted=false.
+func InsertMessage(ctx context.Context, db DB, m *Message) (inserted bool, err error) {
+	m.setDefaults()
 	var buttons any
 	if len(m.Buttons) > 0 {
 		buttons = []byte(m.Buttons)
