@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 		return nil, err
 	}
 	o.Backends = own
-	a, err := build(cfg, log, o, pool)
+	a, err := Build(cfg, log, o, pool)
 	if err != nil {
 		pool.Close()
 		stopCluster(cluster, log)
@@ -167,12 +167,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) (*
 	return a, nil
 }
 
-// Build wires the app on an open, migrated pool (tests bring their own database).
+// Build wires the app on an open, migrated pool (New, and tests that bring their own
+// database).
 func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (*App, error) {
-	return build(cfg, log, o, pool)
-}
-
-func build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (*App, error) {
 	box, err := keyBox(cfg)
 	if err != nil {
 		return nil, err
