@@ -214,9 +214,68 @@ func (s *Service) Authenticate(ctx context.Context, token string) (store.Session
 	return sess, u, err
 }
 
-// Sessions lists a user's live sessions (kind "session") or API tokens (kind "api").
-func (s *Service) Sessions(ctx context.Context, userID int64, kind string) ([]store.Session, error) {
-	return store.ListSessions(ctx, s.Store.Pool, userID, kind, s.now())
+// SessionInfo is a session or API token as listed: never its token or CSRF token.
+type SessionInfo struct {
+	store.Session
+	// Current marks the session the caller is using.
+	Current bool `json:"current"`
+}
+
+// ListSessions lists userID's live sessions (kind "session") or API tokens (kind "api"):
+// a user may list their own, an admin anyone's.
+func (s *Service) ListSessions(ctx context.Context, caller Identity, userID int64, kind string) ([]SessionInfo, error) {
+	if userID != caller.User.ID {
+		if !caller.Admin() {
+			return nil, apperr.New(apperr.Forbidden, "only admins may see other users' sessions")
+		}
+		if _, err := store.UserByID(ctx, s.Store.Pool, userID); errors.Is(err, store.ErrNotFound) {
+			return nil, apperr.New(apperr.NotFound, "user %d not found", userID)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	ss, err := store.ListSessions(ctx, s.Store.Pool, userID, kind, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, 0, len(ss))
+	for _, x := range ss {
+		out = append(out, SessionInfo{Session: x, Current: x.ID == caller.Session.ID})
+	}
+	return out, nil
+}
+
+// Revoke ends a session (kind "session") or API token (kind "api") at once: the caller's
+// own, or as an admin anyone's. Ending another user's session and every API token
+// revocation are audited. Another user's session is "not found" to a non-admin.
+func (s *Service) Revoke(ctx context.Context, caller Identity, id int64, kind string) error {
+	owner := caller.User.ID
+	if caller.Admin() {
+		owner = 0
+	}
+	return s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		userID, err := store.RevokeSession(ctx, tx, id, owner, kind)
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.New(apperr.NotFound, "session not found")
+		}
+		if err != nil {
+			return err
+		}
+		if userID == caller.User.ID && kind == "session" {
+			return nil // signing out one's own browser is not an admin action
+		}
+		action := "session.revoke"
+		if kind == "api" {
+			action = "token.revoke"
+		}
+		return store.Audit(ctx, tx, caller.User.ID, action, "session", id, map[string]any{"user_id": userID})
+	})
+}
+
+// EndAllSessions deletes every session and API token of userID inside tx (deactivation),
+// so nothing issued before comes back to life if the user is reactivated.
+func (s *Service) EndAllSessions(ctx context.Context, tx pgx.Tx, userID int64) error {
+	return store.DeleteUserSessions(ctx, tx, userID, "")
 }
 
 // CreateUser adds a user; an empty password generates one, which is returned.

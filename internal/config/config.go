@@ -40,6 +40,13 @@ type Config struct {
 	// AllowPrivateDownloads lets attachment downloads reach private networks
 	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
 	AllowPrivateDownloads bool
+	// BodyTimeout bounds receiving one request body (OMNICHAT_BODY_TIMEOUT); multipart
+	// uploads get UploadTimeout (OMNICHAT_UPLOAD_TIMEOUT).
+	BodyTimeout   time.Duration
+	UploadTimeout time.Duration
+	// MaxRequestsPerAddress caps one client address's requests in progress on an instance
+	// (OMNICHAT_MAX_REQUESTS_PER_ADDRESS); 0 = no cap.
+	MaxRequestsPerAddress int
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -68,6 +75,9 @@ var Vars = []Var{
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
 	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
 	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
+	{"OMNICHAT_BODY_TIMEOUT", "30s", "time allowed to receive a request body (JSON, forms, webhooks); a slower one is cut off"},
+	{"OMNICHAT_UPLOAD_TIMEOUT", "10m", "time allowed to receive a multipart upload"},
+	{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS", "100", "requests one client address may have in progress on an instance (event streams not counted); over it: 429; 0 = no cap"},
 }
 
 // FromEnv reads the process environment.
@@ -186,6 +196,17 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"OMNICHAT_BODY_TIMEOUT", &c.BodyTimeout}, {"OMNICHAT_UPLOAD_TIMEOUT", &c.UploadTimeout}} {
+		if *d.to, e = time.ParseDuration(get(d.name)); e != nil || *d.to < 100*time.Millisecond {
+			return c, fmt.Errorf("%s=%q: want a duration like 30s", d.name, get(d.name))
+		}
+	}
+	if c.MaxRequestsPerAddress, e = strconv.Atoi(get("OMNICHAT_MAX_REQUESTS_PER_ADDRESS")); e != nil || c.MaxRequestsPerAddress < 0 {
+		return c, fmt.Errorf("OMNICHAT_MAX_REQUESTS_PER_ADDRESS=%q: want a whole number (0 = no cap)", get("OMNICHAT_MAX_REQUESTS_PER_ADDRESS"))
 	}
 	return c, nil
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers"
@@ -82,6 +84,9 @@ func (s *Service) Send(ctx context.Context, a Actor, dialogID int64, req SendReq
 	if len(req.IdempotencyKey) > 200 {
 		return store.Message{}, false, Errorf("invalid", "Idempotency-Key is longer than 200 characters")
 	}
+	if err := checkButtonURLs(req.Buttons); err != nil {
+		return store.Message{}, false, err
+	}
 	d, err := s.Dialog(ctx, a, dialogID)
 	if err != nil {
 		return store.Message{}, false, err
@@ -116,6 +121,30 @@ func (s *Service) Send(ctx context.Context, a Actor, dialogID int64, req SendReq
 		m, err = store.MessageByIdempotencyKey(ctx, s.Store.Pool, d.ID, req.IdempotencyKey)
 	}
 	return m, created, err
+}
+
+// checkButtonURLs allows only absolute http(s) URLs with a host on URL buttons: a
+// javascript: or data: link would run in the widget's origin or trick the visitor.
+func checkButtonURLs(rows [][]providers.Button) error {
+	for _, row := range rows {
+		for _, b := range row {
+			if b.URL != "" && !httpURL(b.URL) {
+				return &apperr.Error{Code: apperr.Invalid, Fields: []string{"buttons"},
+					Message: fmt.Sprintf("button %q: the URL must be an absolute http:// or https:// address", b.Text)}
+			}
+		}
+	}
+	return nil
+}
+
+// httpURL reports whether raw is an absolute http or https URL with a host, written
+// without spaces or control characters.
+func httpURL(raw string) bool {
+	if strings.IndexFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) >= 0 {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
 }
 
 // queueText stores an automatic text as pending (the caller enqueues its send job).

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -268,7 +269,7 @@ func (s *Server) updateOperator(c echo.Context) error {
 			if requeued, err = s.Dialogs.ReturnToQueue(ctx, tx, uid, id.User.ID, "deactivated"); err != nil {
 				return err
 			}
-			if err := store.DeleteUserSessions(ctx, tx, uid, "session"); err != nil {
+			if err := s.Auth.EndAllSessions(ctx, tx, uid); err != nil {
 				return err
 			}
 		}
@@ -428,14 +429,21 @@ func (s *Server) putSettings(c echo.Context) error {
 // listAudit: the filters (actor, entity, time) live in admin_audit.go.
 func (s *Server) listAudit(c echo.Context) error { return s.auditEntries(c) }
 
-// Sessions and API tokens (of the signed-in user).
+// Sessions and API tokens: the signed-in user's; admins: anyone's (?user_id=).
 
 func (s *Server) listSessions(c echo.Context) error {
 	kind := "session"
 	if c.Path() == "/api/v1/tokens" {
 		kind = "api"
 	}
-	ss, err := s.Auth.Sessions(c.Request().Context(), identity(c).User.ID, kind)
+	uid := identity(c).User.ID
+	if v := c.QueryParam("user_id"); v != "" {
+		var err error
+		if uid, err = strconv.ParseInt(v, 10, 64); err != nil || uid <= 0 {
+			return invalid("user_id must be a user id")
+		}
+	}
+	ss, err := s.Auth.ListSessions(c.Request().Context(), identity(c), uid, kind)
 	if err != nil {
 		return err
 	}
@@ -474,18 +482,15 @@ func (s *Server) revokeSession(c echo.Context) error {
 	if strings.HasPrefix(c.Path(), "/api/v1/tokens/") {
 		kind = "api"
 	}
-	if err := s.deleteSessionOfKind(c, id, kind); err != nil {
+	if err := s.Auth.Revoke(c.Request().Context(), identity(c), id, kind); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
+// deleteSession signs the caller's own session out.
 func (s *Server) deleteSession(c echo.Context, id int64) error {
-	return s.deleteSessionOfKind(c, id, "")
-}
-
-func (s *Server) deleteSessionOfKind(c echo.Context, id int64, kind string) error {
-	err := store.DeleteSession(c.Request().Context(), s.Store.Pool, identity(c).User.ID, id, kind)
+	err := store.DeleteSession(c.Request().Context(), s.Store.Pool, identity(c).User.ID, id, "")
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "session not found")
 	}

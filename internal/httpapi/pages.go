@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -77,7 +79,7 @@ func (p *pages) auth(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return err
 		}
-		if !safeMethod(c.Request().Method) && !auth.CSRFMatches(id.Session, c.FormValue("csrf_token")) {
+		if !safeMethod(c.Request().Method) && !auth.CSRFMatches(id.Session, formCSRF(c)) {
 			return apperr.New(apperr.Forbidden, "missing or wrong CSRF token: reload the page")
 		}
 		c.Set(identityKey, id)
@@ -190,7 +192,7 @@ func (p *pages) loginSubmit(c echo.Context) error {
 	v := loginView{Email: strings.TrimSpace(c.FormValue("email")), Next: safeNext(c.FormValue("next"))}
 	L := p.web.Locale(p.lang(c, nil))
 	ck, err := c.Cookie(preCSRFCookie)
-	if err != nil || len(ck.Value) != 32 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(c.FormValue("csrf_token"))) != 1 {
+	if err != nil || len(ck.Value) != 32 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(formCSRF(c))) != 1 {
 		v.Error = L.T("login.expired")
 		return p.renderLogin(c, http.StatusForbidden, v)
 	}
@@ -220,12 +222,44 @@ func (p *pages) loginSubmit(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, v.Next)
 }
 
-// safeNext keeps redirects on this site: a local path, never "//host" or a scheme.
+// safeNext keeps redirects on this site (docs/security.md, "Redirect rule"): a path on
+// this origin, else /inbox.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !sameOriginPath(next) {
 		return "/inbox"
 	}
 	return next
+}
+
+// sameOriginPath reports whether next is a plain path on this site. Browsers drop TAB/CR/LF
+// from URLs and read "\\" as "/", so "/\t/host" and "/\\host" mean "//host" to them; the
+// check is therefore strict on every decoded layer: a single leading "/", no backslash, no
+// control character or whitespace, and no scheme or host once parsed.
+func sameOriginPath(next string) bool {
+	if next == "" || len(next) > 2048 {
+		return false
+	}
+	s := next
+	for layer := 0; ; layer++ {
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.Contains(s, "\\") || !utf8.ValidString(s) {
+			return false
+		}
+		for _, r := range s {
+			if unicode.IsControl(r) || unicode.IsSpace(r) {
+				return false
+			}
+		}
+		dec, err := url.PathUnescape(s)
+		if err != nil || layer == 4 && dec != s {
+			return false // malformed, or encoded deeper than any real link
+		}
+		if dec == s {
+			break
+		}
+		s = dec
+	}
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == "" && strings.HasPrefix(u.Path, "/")
 }
 
 func (p *pages) logout(c echo.Context) error {
@@ -234,7 +268,7 @@ func (p *pages) logout(c echo.Context) error {
 	}
 	id, err := p.s.identify(c)
 	if err == nil {
-		if !auth.CSRFMatches(id.Session, c.FormValue("csrf_token")) {
+		if !auth.CSRFMatches(id.Session, formCSRF(c)) {
 			return apperr.New(apperr.Forbidden, "missing or wrong CSRF token: reload the page")
 		}
 		c.Set(identityKey, id)

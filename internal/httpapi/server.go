@@ -50,6 +50,7 @@ type Server struct {
 	// pageError renders HTML error pages once the pages are registered (pages.go).
 	pageError func(c echo.Context, status int, msg string)
 	comet     *cometSettings
+	inFlight  addressCounts // requests in progress per client address (limits.go)
 }
 
 // New builds the echo instance with every route.
@@ -60,7 +61,7 @@ func New(d Deps) *Server {
 	s.comet = &cometSettings{s: s}
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
-	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders)
+	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders, s.requestLimits)
 	s.routes()
 	for _, f := range d.Extra {
 		f(e)
@@ -131,13 +132,14 @@ func (s *Server) Handler() http.Handler { return s.echo }
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
 // HTTPServer returns an http.Server with timeouts for addr. There is no WriteTimeout: SSE
-// streams stay open; each handler bounds its own work.
+// streams stay open; each handler bounds its own work. There is no ReadTimeout either: it
+// would also cancel event streams and long handlers; request bodies get their own deadline
+// per request (requestLimits in limits.go).
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),

@@ -54,6 +54,8 @@ func StartServer(ctx context.Context, databaseURL string, env map[string]string,
 		"OMNICHAT_DATA_DIR":                dir,
 		"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true",
 		"OMNICHAT_LOG_LEVEL":               "warn",
+		// The load generator is one address with more requests in flight than a client gets.
+		"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "0",
 	}
 	for k, v := range env {
 		vars[k] = v

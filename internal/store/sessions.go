@@ -62,9 +62,19 @@ func DeleteSession(ctx context.Context, db DB, userID, id int64, kind string) er
 	return nil
 }
 
-// DeleteUserSessions signs a user out everywhere (deactivation, password change).
+// RevokeSession deletes session id of the given kind ("session" or "api") and returns its
+// user. ownerID > 0 limits it to that user's sessions; 0 (an admin) takes anyone's.
+func RevokeSession(ctx context.Context, db DB, id, ownerID int64, kind string) (int64, error) {
+	var userID int64
+	err := db.QueryRow(ctx, `DELETE FROM sessions WHERE id = $1 AND ($2 = 0 OR user_id = $2) AND kind = $3 RETURNING user_id`,
+		id, ownerID, kind).Scan(&userID)
+	return userID, notFoundOrNil(err, "revoke session")
+}
+
+// DeleteUserSessions signs a user out everywhere (deactivation, password change): sessions
+// of the given kind, or of every kind (API tokens too) when kind is empty.
 func DeleteUserSessions(ctx context.Context, db DB, userID int64, kind string) error {
-	_, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND kind = $2`, userID, kind)
+	_, err := db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND ($2 = '' OR kind = $2)`, userID, kind)
 	return notFoundOrNil(err, "delete user sessions")
 }
 

@@ -64,6 +64,11 @@
       });
   }
 
+  function httpURL(s) {
+    if (typeof s !== "string" || /[\s\u0000-\u001f\u007f\\]/.test(s)) { return false; }
+    try { var u = new URL(s); return (u.protocol === "http:" || u.protocol === "https:") && u.host !== ""; } catch (e) { return false; }
+  }
+
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) { e.className = cls; } if (text) { e.textContent = text; } return e; }
 
   function render(msgs) {
@@ -87,7 +92,11 @@
         var bs = el("div", "buttons");
         m.buttons.forEach(function (row) {
           row.forEach(function (b) {
-            if (b.url) { var a = el("a", "", b.text); a.href = b.url; a.target = "_blank"; a.rel = "noopener"; bs.appendChild(a); return; }
+            if (b.url) {
+              // Only http(s) addresses become links: a javascript:/data: URL would run here.
+              if (!httpURL(b.url)) { bs.appendChild(el("span", "", b.text)); return; }
+              var a = el("a", "", b.text); a.href = b.url; a.target = "_blank"; a.rel = "noopener noreferrer"; bs.appendChild(a); return;
+            }
             var btn = el("button", "", b.text); btn.type = "button";
             btn.addEventListener("click", function () { post({ type: "button", id: newID(), data: b.data, text: b.text }); });
             bs.appendChild(btn);
