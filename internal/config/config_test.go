@@ -98,6 +98,16 @@ func TestEveryVariable(t *testing.T) {
 			return len(c.TrustedProxies) == 3 && c.TrustedProxies[1].String() == "127.0.0.1/32" && c.TrustedProxies[2].String() == "::1/128"
 		}, ""},
 		{"proxies bad", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, nil, "OMNICHAT_TRUSTED_PROXIES"},
+		{"body timeouts", map[string]string{"OMNICHAT_BODY_TIMEOUT": "5s", "OMNICHAT_UPLOAD_TIMEOUT": "2m"}, func(c Config) bool {
+			return c.BodyTimeout == 5*time.Second && c.UploadTimeout == 2*time.Minute
+		}, ""},
+		{"body timeout default", map[string]string{}, func(c Config) bool {
+			return c.BodyTimeout == 30*time.Second && c.UploadTimeout == 10*time.Minute && c.MaxRequestsPerAddress == 100
+		}, ""},
+		{"body timeout bad", map[string]string{"OMNICHAT_BODY_TIMEOUT": "30"}, nil, "OMNICHAT_BODY_TIMEOUT"},
+		{"upload timeout bad", map[string]string{"OMNICHAT_UPLOAD_TIMEOUT": "-1m"}, nil, "OMNICHAT_UPLOAD_TIMEOUT"},
+		{"requests per address off", map[string]string{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "0"}, func(c Config) bool { return c.MaxRequestsPerAddress == 0 }, ""},
+		{"requests per address bad", map[string]string{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "-3"}, nil, "OMNICHAT_MAX_REQUESTS_PER_ADDRESS"},
 		{"blank means default", map[string]string{"OMNICHAT_WORKERS": "  "}, func(c Config) bool { return c.Workers == 20 }, ""},
 	}
 	covered := map[string]bool{}
