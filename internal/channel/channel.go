@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,8 +164,11 @@ type merged struct {
 	// Account: a credential or an address differs, so this may be another bot or account
 	// (the old one's webhook must not keep pointing at us).
 	Account bool
-	// Address: an address setting differs (rotate the channel's own webhook secret too).
+	// Address: an address setting differs.
 	Address bool
+	// NewSecret: an address changed on a channel with stored secrets: its own webhook
+	// secret is replaced too.
+	NewSecret bool
 }
 
 // mergeSettings is the one place an admin's settings meet a channel's stored ones (Check
@@ -191,8 +195,11 @@ func mergeSettings(f providers.Form, stored, in providers.Settings) (merged, err
 	if m.Address {
 		var missing []string
 		for _, fl := range f.Fields {
-			if fl.Type == providers.FieldSecret && !fl.Internal && !fl.Filled && stored[fl.Name] != "" && m.Given[fl.Name] == "" {
-				missing = append(missing, fl.Name)
+			if fl.Type == providers.FieldSecret && !fl.Internal && !fl.Filled && stored[fl.Name] != "" {
+				m.NewSecret = true
+				if m.Given[fl.Name] == "" {
+					missing = append(missing, fl.Name)
+				}
 			}
 		}
 		if len(missing) > 0 {
@@ -205,14 +212,24 @@ func mergeSettings(f providers.Form, stored, in providers.Settings) (merged, err
 	return m, nil
 }
 
-// isAddress reports whether setting k names a place the provider connects to.
+// isAddress reports whether setting k names a place the provider connects to: a url field,
+// or a value that is a URL (a proxy kept in a secret field). A text that merely contains a
+// link (a welcome message) is not one.
 func isAddress(f providers.Form, k, old, v string) bool {
 	for _, fl := range f.Fields {
 		if fl.Name == k && fl.Type == providers.FieldURL {
 			return true
 		}
 	}
-	return strings.Contains(old, "://") || strings.Contains(v, "://")
+	return isURL(old) || isURL(v)
+}
+
+func isURL(v string) bool {
+	if strings.ContainsAny(v, " \t\r\n") {
+		return false
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 // clean keeps only the form's editable fields.
@@ -313,7 +330,7 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, in Input) (View
 		}
 	}
 	secret := live.Channel.Secret
-	if m.Address {
+	if m.NewSecret {
 		// The webhook secret goes to the platform with the webhook: a new address gets a
 		// new one, so whoever runs that address cannot forge webhooks of the old account.
 		if secret, err = randomSecret(); err != nil {
