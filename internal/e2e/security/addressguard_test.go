@@ -100,6 +100,12 @@ func TestAddressGuardRefusesInternalAddresses(t *testing.T) {
 		if strings.Contains(string(out), "canary") || strings.Contains(string(out), "AKIAFAKE") {
 			t.Errorf("%s: the internal answer reached the browser: %s", what, out)
 		}
+		for _, secret := range []string{tokenSecret, vibertest.DefaultToken, vktest.DefaultToken, facebooktest.DefaultToken,
+			"fake-app-secret-0123456789", chatapitest.DefaultToken, exampletest.DefaultToken} {
+			if strings.Contains(string(out), secret) {
+				t.Errorf("%s: the answer carries a secret: %s", what, out)
+			}
+		}
 	}
 	for kind, settings := range kindSettings(cn.URL) {
 		if kind == "widget" {
