@@ -86,9 +86,10 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithGuard sends every call (and the proxy_url proxy) through g, which refuses private, loopback and link-local
-// addresses (the core passes the one guard built from its configuration). Without it the
-// provider connects anywhere, as tests against local fakes need.
+// WithGuard sends every call, and the connection to the proxy_url proxy, through g, which
+// refuses private, loopback and link-local addresses (the core passes the one guard built
+// from its configuration). Without it the provider connects anywhere, as tests against
+// local fakes need.
 func WithGuard(g netguard.Guard) Option {
 	return func(p *Provider) { p.guard = &g }
 }
