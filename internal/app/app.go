@@ -36,23 +36,31 @@ import (
 	"github.com/omnichat/omnichat/providers/chatapi"
 	"github.com/omnichat/omnichat/providers/example"
 	"github.com/omnichat/omnichat/providers/facebook"
+	"github.com/omnichat/omnichat/providers/netguard"
 	"github.com/omnichat/omnichat/providers/telegram"
 	"github.com/omnichat/omnichat/providers/viber"
 	"github.com/omnichat/omnichat/providers/vk"
 	"github.com/omnichat/omnichat/providers/widget"
 )
 
-// Providers is the one list of channel kinds omnichat offers. A new provider is added here.
-func Providers() *providers.Registry {
+// Providers is the one list of channel kinds omnichat offers. A new provider is added here,
+// with g: every call a provider makes goes through the address guard.
+func Providers(g netguard.Guard) *providers.Registry {
 	return providers.NewRegistry(
-		telegram.New(),
-		viber.New(),
-		vk.New(),
-		facebook.New(),
-		chatapi.New(),
-		example.New(),
-		widget.New(),
+		telegram.New(telegram.WithGuard(g)),
+		viber.New(viber.WithGuard(g)),
+		vk.New(vk.WithGuard(g)),
+		facebook.New(facebook.WithGuard(g)),
+		chatapi.New(chatapi.WithGuard(g)),
+		example.New(example.WithGuard(g)),
+		widget.New(), // makes no outbound calls
 	)
+}
+
+// Guard is the address guard of every outbound connection (provider API calls, proxies,
+// attachment downloads), from OMNICHAT_ALLOW_PRIVATE_ADDRESSES.
+func Guard(cfg config.Config) netguard.Guard {
+	return netguard.Guard{AllowPrivate: cfg.AllowPrivateAddresses, Allowed: cfg.AllowedAddresses}
 }
 
 // App is a built omnichat instance.
@@ -180,7 +188,7 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	}
 	reg := o.Registry
 	if reg == nil {
-		reg = Providers()
+		reg = Providers(Guard(cfg))
 	}
 	st := store.New(pool)
 	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, noWorkers: o.NoWorkers}
@@ -190,7 +198,7 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	a.Dialogs = dialog.New(st, reg, log.With("part", "dialog"))
 	a.Dialogs.Channels = a.Channels
 	a.Dialogs.Blob = files
-	a.Dialogs.Fetch = &fetch.Fetcher{AllowPrivate: cfg.AllowPrivateDownloads, Timeout: 2 * time.Minute}
+	a.Dialogs.Fetch = &fetch.Fetcher{Guard: Guard(cfg), Timeout: 2 * time.Minute}
 	a.Dialogs.PhoneRegion = cfg.PhoneRegion
 
 	rc := &river.Config{Logger: log.With("part", "river"), JobTimeout: 2 * time.Minute}

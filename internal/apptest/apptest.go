@@ -72,7 +72,7 @@ func Start(t testing.TB, o Options) *Instance {
 		"OMNICHAT_PUBLIC_URL":              url,
 		"OMNICHAT_DATA_DIR":                t.TempDir(),
 		"OMNICHAT_SECRET_KEY":              "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-		"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true",
+		"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "true",
 		"OMNICHAT_DB_MAX_CONNS":            "10",
 		"OMNICHAT_LOG_LEVEL":               "debug",
 	}

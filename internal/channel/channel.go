@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,7 +99,8 @@ func (s *Service) provider(kind string) (providers.Provider, error) {
 }
 
 // Check verifies settings with the platform (the settings page's Check button). For an
-// existing channel, secret fields left empty keep their stored values.
+// existing channel, secret fields left empty keep their stored values, unless an address
+// changes (mergeSettings).
 func (s *Service) Check(ctx context.Context, kind string, existingID int64, in providers.Settings) (providers.Settings, error) {
 	p, err := s.provider(kind)
 	if err != nil {
@@ -110,7 +112,14 @@ func (s *Service) Check(ctx context.Context, kind string, existingID int64, in p
 		if err != nil {
 			return nil, err
 		}
-		settings = live.Channel.Settings.Merge(settings)
+		if live.Channel.Kind != kind {
+			return nil, apperr.New(apperr.Invalid, "channel %d is a %s channel, not %s", existingID, live.Channel.Kind, kind)
+		}
+		m, err := mergeSettings(p.SettingsForm(), live.Channel.Settings, settings)
+		if err != nil {
+			return nil, err
+		}
+		settings = m.Settings
 	}
 	checked, err := s.check(ctx, p, settings)
 	if err != nil {
@@ -145,6 +154,82 @@ func (s *Service) check(ctx context.Context, p providers.Provider, settings prov
 		return nil, apperr.New(apperr.Invalid, "check failed: %v", err)
 	}
 	return settings.Merge(checked), nil
+}
+
+// merged is an admin's input applied to a channel's stored settings.
+type merged struct {
+	Settings providers.Settings // the stored settings with the input applied
+	Given    providers.Settings // the input, without the secrets left empty
+	Changed  bool               // some setting differs from the stored one
+	// Account: a credential or an address differs, so this may be another bot or account
+	// (the old one's webhook must not keep pointing at us).
+	Account bool
+	// Address: an address setting differs.
+	Address bool
+	// NewSecret: an address changed on a channel with stored secrets: its own webhook
+	// secret is replaced too.
+	NewSecret bool
+}
+
+// mergeSettings is the one place an admin's settings meet a channel's stored ones (Check
+// with channel_id and Update). Secret fields left empty keep their stored values, except
+// when an address setting changes (a url field, or any setting whose value is a URL the
+// provider calls, like Telegram's proxy_url): then every stored secret must be entered
+// again, since the provider would otherwise send the stored token to the new address and
+// whoever runs it could read it out. in must be clean()ed.
+func mergeSettings(f providers.Form, stored, in providers.Settings) (merged, error) {
+	m := merged{Given: providers.Settings{}}
+	for k, v := range in {
+		if v == "" && f.Secret(k) {
+			continue
+		}
+		m.Given[k] = v
+		if stored[k] == v {
+			continue
+		}
+		m.Changed = true
+		address := isAddress(f, k, stored[k], v)
+		m.Address = m.Address || address
+		m.Account = m.Account || address || f.Secret(k)
+	}
+	if m.Address {
+		var missing []string
+		for _, fl := range f.Fields {
+			if fl.Type == providers.FieldSecret && !fl.Internal && !fl.Filled && stored[fl.Name] != "" {
+				m.NewSecret = true
+				if m.Given[fl.Name] == "" {
+					missing = append(missing, fl.Name)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			return m, &apperr.Error{Code: apperr.Invalid, Fields: missing,
+				Message: "an address setting changed: enter " + strings.Join(missing, ", ") +
+					" again (stored secrets are never sent to a new address)"}
+		}
+	}
+	m.Settings = stored.Merge(m.Given)
+	return m, nil
+}
+
+// isAddress reports whether setting k names a place the provider connects to: a url field,
+// or a value that is a URL (a proxy kept in a secret field). A text that merely contains a
+// link (a welcome message) is not one.
+func isAddress(f providers.Form, k, old, v string) bool {
+	for _, fl := range f.Fields {
+		if fl.Name == k && fl.Type == providers.FieldURL {
+			return true
+		}
+	}
+	return isURL(old) || isURL(v)
+}
+
+func isURL(v string) bool {
+	if strings.ContainsAny(v, " \t\r\n") {
+		return false
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 // clean keeps only the form's editable fields.
@@ -233,29 +318,27 @@ func (s *Service) Update(ctx context.Context, actorID, id int64, in Input) (View
 	if in.Enabled != nil {
 		c.Enabled = *in.Enabled
 	}
-	changed := clean(p.SettingsForm(), in.Settings)
-	for k, v := range changed {
-		if v == "" && p.SettingsForm().Secret(k) {
-			delete(changed, k)
-		}
+	m, err := mergeSettings(p.SettingsForm(), live.Channel.Settings, clean(p.SettingsForm(), in.Settings))
+	if err != nil {
+		return View{}, err
 	}
-	settings := live.Channel.Settings
-	settingsChanged, accountChanged := false, false
-	for k, v := range changed {
-		if settings[k] != v {
-			settingsChanged = true
-			// A new credential or API address may be another bot or account: the old
-			// one's webhook must not keep pointing at us.
-			accountChanged = accountChanged || p.SettingsForm().Secret(k) || k == "api_url"
-		}
-	}
+	changed, settings := m.Given, live.Channel.Settings
+	settingsChanged, accountChanged := m.Changed, m.Account
 	if settingsChanged {
-		if settings, err = s.check(ctx, p, settings.Merge(changed)); err != nil {
+		if settings, err = s.check(ctx, p, m.Settings); err != nil {
+			return View{}, err
+		}
+	}
+	secret := live.Channel.Secret
+	if m.NewSecret {
+		// The webhook secret goes to the platform with the webhook: a new address gets a
+		// new one, so whoever runs that address cannot forge webhooks of the old account.
+		if secret, err = randomSecret(); err != nil {
 			return View{}, err
 		}
 	}
 	err = s.Store.Tx(ctx, func(tx pgx.Tx) error {
-		if err := s.seal(p.SettingsForm(), &c, settings, live.Channel.Secret); err != nil {
+		if err := s.seal(p.SettingsForm(), &c, settings, secret); err != nil {
 			return err
 		}
 		if err := store.UpdateChannel(ctx, tx, &c); err != nil {

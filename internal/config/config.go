@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -37,9 +38,14 @@ type Config struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed
 	// (OMNICHAT_TRUSTED_PROXIES); empty = the caller is the connection's peer.
 	TrustedProxies []*net.IPNet
-	// AllowPrivateDownloads lets attachment downloads reach private networks
-	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
-	AllowPrivateDownloads bool
+	// AllowPrivateAddresses lets outbound connections (platform API calls, proxies,
+	// attachment downloads) reach loopback, private and link-local addresses
+	// (OMNICHAT_ALLOW_PRIVATE_ADDRESSES, formerly OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests
+	// and local fake platforms.
+	AllowPrivateAddresses bool
+	// AllowedAddresses are the only non-public networks outbound connections may reach when
+	// OMNICHAT_ALLOW_PRIVATE_ADDRESSES lists them instead of saying true.
+	AllowedAddresses []netip.Prefix
 	// BodyTimeout bounds receiving one request body (OMNICHAT_BODY_TIMEOUT); multipart
 	// uploads get UploadTimeout (OMNICHAT_UPLOAD_TIMEOUT).
 	BodyTimeout   time.Duration
@@ -74,7 +80,7 @@ var Vars = []Var{
 	{"OMNICHAT_COOKIE_SECURE", "auto", "mark cookies Secure: true, false, or auto (true when the public URL is https)"},
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
 	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
-	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
+	{"OMNICHAT_ALLOW_PRIVATE_ADDRESSES", "false", "let platform API calls, proxies and attachment downloads reach loopback/private/link-local addresses: true, false, or comma-separated IPs/CIDRs allowed (old name OMNICHAT_ALLOW_PRIVATE_DOWNLOADS still read)"},
 	{"OMNICHAT_BODY_TIMEOUT", "30s", "time allowed to receive a request body (JSON, forms, webhooks); a slower one is cut off"},
 	{"OMNICHAT_UPLOAD_TIMEOUT", "10m", "time allowed to receive a multipart upload"},
 	{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS", "100", "requests one client address may have in progress on an instance (event streams not counted); over it: 429; 0 = no cap"},
@@ -194,8 +200,15 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 	}
-	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
-		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
+	// The old name still works: deployments and scripts set it before it covered more.
+	name := "OMNICHAT_ALLOW_PRIVATE_ADDRESSES"
+	if v, ok := lookup(name); !ok || strings.TrimSpace(v) == "" {
+		if v, ok := lookup("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"); ok && strings.TrimSpace(v) != "" {
+			name = "OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"
+		}
+	}
+	if c.AllowPrivateAddresses, c.AllowedAddresses, e = parseAllowPrivate(get(name)); e != nil {
+		return c, fmt.Errorf("%s: want true, false or comma-separated IPs/CIDRs", name)
 	}
 	for _, d := range []struct {
 		name string
@@ -209,6 +222,27 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		return c, fmt.Errorf("OMNICHAT_MAX_REQUESTS_PER_ADDRESS=%q: want a whole number (0 = no cap)", get("OMNICHAT_MAX_REQUESTS_PER_ADDRESS"))
 	}
 	return c, nil
+}
+
+// parseAllowPrivate reads true, false or a list of IPs and CIDRs.
+func parseAllowPrivate(v string) (bool, []netip.Prefix, error) {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b, nil, nil
+	}
+	var out []netip.Prefix
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return false, nil, aerr
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return false, out, nil
 }
 
 // parseNet reads "10.0.0.0/8" or a single address ("10.0.0.1", "::1").

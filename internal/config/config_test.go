@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 	if c.WebhookMaxBody != 1<<20 || c.UploadMaxBody != 50<<20 || c.DBMaxConns != 8 || c.Workers != 20 {
 		t.Errorf("limits: %+v", c)
 	}
-	if c.CookieSecure || c.PhoneRegion != "RU" || c.AllowPrivateDownloads {
+	if c.CookieSecure || c.PhoneRegion != "RU" || c.AllowPrivateAddresses || c.AllowedAddresses != nil {
 		t.Errorf("flags: %+v", c)
 	}
 }
@@ -92,7 +92,13 @@ func TestEveryVariable(t *testing.T) {
 		{"cookie bad", map[string]string{"OMNICHAT_COOKIE_SECURE": "sometimes"}, nil, "OMNICHAT_COOKIE_SECURE"},
 		{"phone region", map[string]string{"OMNICHAT_PHONE_REGION": "de"}, func(c Config) bool { return c.PhoneRegion == "DE" }, ""},
 		{"phone region bad", map[string]string{"OMNICHAT_PHONE_REGION": "RUS"}, nil, "OMNICHAT_PHONE_REGION"},
-		{"private downloads", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true"}, func(c Config) bool { return c.AllowPrivateDownloads }, ""},
+		{"private addresses", map[string]string{"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "true"}, func(c Config) bool { return c.AllowPrivateAddresses }, ""},
+		{"private addresses listed", map[string]string{"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "10.0.0.0/8, 127.0.0.1,::1"}, func(c Config) bool {
+			return !c.AllowPrivateAddresses && len(c.AllowedAddresses) == 3 && c.AllowedAddresses[1].String() == "127.0.0.1/32" && c.AllowedAddresses[2].String() == "::1/128"
+		}, ""},
+		{"private addresses bad", map[string]string{"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "yes please"}, nil, "OMNICHAT_ALLOW_PRIVATE_ADDRESSES"},
+		{"private downloads, the old name", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true"}, func(c Config) bool { return c.AllowPrivateAddresses }, ""},
+		{"the new name wins", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true", "OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "false"}, func(c Config) bool { return !c.AllowPrivateAddresses }, ""},
 		{"private downloads bad", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "yes please"}, nil, "OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"},
 		{"proxies", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}, func(c Config) bool {
 			return len(c.TrustedProxies) == 3 && c.TrustedProxies[1].String() == "127.0.0.1/32" && c.TrustedProxies[2].String() == "::1/128"

@@ -1,5 +1,6 @@
 // Package fetch downloads files from platforms safely: http(s) only, a size cap, timeouts,
-// and no connections to loopback, private or link-local addresses (SSRF) unless the
+// and no connections to loopback, private or link-local addresses (SSRF, checked by
+// providers/netguard, the same guard every provider's API calls go through) unless the
 // channel's own API URL points there (a self-hosted Bot API server, a fake in tests).
 package fetch
 
@@ -15,17 +16,19 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Fetcher downloads files.
 type Fetcher struct {
-	// AllowPrivate lets every download reach private addresses (tests, local fakes).
-	AllowPrivate bool
-	Timeout      time.Duration
+	// Guard decides which addresses downloads may reach (the zero value: public only).
+	Guard   netguard.Guard
+	Timeout time.Duration
 }
 
 // ErrBlocked means the address is not allowed.
-var ErrBlocked = errors.New("address not allowed")
+var ErrBlocked = netguard.ErrBlocked
 
 // Result is a download in progress; the caller closes Body.
 type Result struct {
@@ -104,18 +107,11 @@ func (e *StatusError) Error() string { return fmt.Sprintf("download: HTTP %d", e
 func (f *Fetcher) dialer(trustedHost string) *net.Dialer {
 	return &net.Dialer{
 		Timeout: 10 * time.Second,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			if f.AllowPrivate || (trustedHost != "" && sameHostPort(address, trustedHost)) {
+		Control: func(network, address string, c syscall.RawConn) error {
+			if trustedHost != "" && sameHostPort(address, trustedHost) {
 				return nil
 			}
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return ErrBlocked
-			}
-			if !Public(ap.Addr()) {
-				return ErrBlocked
-			}
-			return nil
+			return f.Guard.Control(network, address, c)
 		},
 	}
 }
@@ -139,11 +135,4 @@ func sameHostPort(addr, host string) bool {
 		return err == nil && ip.IsLoopback()
 	}
 	return h == ah
-}
-
-// Public reports whether ip is a public unicast address.
-func Public(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
-		!netip.MustParsePrefix("100.64.0.0/10").Contains(ip) && !netip.MustParsePrefix("fc00::/7").Contains(ip)
 }

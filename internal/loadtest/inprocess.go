@@ -52,7 +52,7 @@ func StartServer(ctx context.Context, databaseURL string, env map[string]string,
 		"OMNICHAT_HTTP_ADDR":               ln.Addr().String(),
 		"OMNICHAT_PUBLIC_URL":              url,
 		"OMNICHAT_DATA_DIR":                dir,
-		"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true",
+		"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "true",
 		"OMNICHAT_LOG_LEVEL":               "warn",
 		// The load generator is one address with more requests in flight than a client gets.
 		"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "0",

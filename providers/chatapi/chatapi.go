@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Kind is the channel kind stored with each channel of this provider.
@@ -74,6 +75,7 @@ const (
 // every channel; it holds only the HTTP client.
 type Provider struct {
 	client *http.Client
+	guard  *netguard.Guard
 }
 
 var (
@@ -96,11 +98,21 @@ func WithTimeout(d time.Duration) Option {
 	return func(p *Provider) { p.client = &http.Client{Timeout: d} }
 }
 
+// WithGuard sends every call through g, which refuses private, loopback and link-local
+// addresses (the core passes the one guard built from its configuration). Without it the
+// provider connects anywhere, as tests against local fakes need.
+func WithGuard(g netguard.Guard) Option {
+	return func(p *Provider) { p.guard = &g }
+}
+
 // New returns the provider. It makes no network call.
 func New(opts ...Option) *Provider {
 	p := &Provider{client: &http.Client{Timeout: DefaultTimeout}}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.guard != nil {
+		p.client = p.guard.Protect(p.client)
 	}
 	return p
 }

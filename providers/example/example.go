@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Kind is the channel kind stored with each channel of this provider. It never changes once
@@ -63,6 +64,7 @@ const (
 // Everything that differs per channel (token, base URL, secret) comes in providers.Channel.
 type Provider struct {
 	client *http.Client
+	guard  *netguard.Guard
 }
 
 // The compiler checks that Provider really implements the contract and each optional
@@ -90,6 +92,13 @@ func WithTimeout(d time.Duration) Option {
 	return func(p *Provider) { p.client = &http.Client{Timeout: d} }
 }
 
+// WithGuard sends every call through g, which refuses private, loopback and link-local
+// addresses (the core passes the one guard built from its configuration). Without it the
+// provider connects anywhere, as tests against local fakes need.
+func WithGuard(g netguard.Guard) Option {
+	return func(p *Provider) { p.guard = &g }
+}
+
 // New returns the provider. It makes no network call: providers are built at start-up, when
 // the platform may be unreachable, and a constructor that dials would stop omnichat from
 // starting (go-telegram/bot's New calls getMe; we do not copy that).
@@ -97,6 +106,9 @@ func New(opts ...Option) *Provider {
 	p := &Provider{client: &http.Client{Timeout: DefaultTimeout}}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.guard != nil {
+		p.client = p.guard.Protect(p.client)
 	}
 	return p
 }

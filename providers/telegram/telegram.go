@@ -28,6 +28,7 @@ import (
 	"github.com/go-telegram/bot"
 
 	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Kind is the channel kind this provider serves.
@@ -70,6 +71,7 @@ type Provider struct {
 	// transports holds one HTTP transport per proxy setting ("" = direct), so channels
 	// keep their connection pools between calls.
 	transports map[string]*http.Transport
+	guard      *netguard.Guard
 }
 
 // Option configures a Provider.
@@ -82,6 +84,14 @@ func WithTimeout(d time.Duration) Option {
 			p.timeout = d
 		}
 	}
+}
+
+// WithGuard sends every call, and the connection to the proxy_url proxy, through g, which
+// refuses private, loopback and link-local addresses (the core passes the one guard built
+// from its configuration). Without it the provider connects anywhere, as tests against
+// local fakes need.
+func WithGuard(g netguard.Guard) Option {
+	return func(p *Provider) { p.guard = &g }
 }
 
 // New returns the provider. It makes no network calls.
@@ -173,6 +183,12 @@ func (p *Provider) transport(proxy *url.URL) *http.Transport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t, ok := p.transports[key]; ok {
+		return t
+	}
+	if p.guard != nil {
+		// The guard checks the proxy's address too: it is what the transport dials.
+		t := p.guard.Transport(proxy)
+		p.transports[key] = t
 		return t
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -271,7 +287,9 @@ func (d *apiDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 	var env apiEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("Bot API answered HTTP %d with a non-JSON body %q", resp.StatusCode, d.snippet(body))
+		// The body is not quoted: whatever answered is not Telegram and its words may be
+		// anything (an internal service's page), so only the status reaches an admin.
+		return nil, fmt.Errorf("Bot API answered HTTP %d with a non-JSON body", resp.StatusCode)
 	}
 	if !env.OK {
 		code := env.ErrorCode
@@ -296,15 +314,6 @@ func (d *apiDoer) redact(err error) error {
 		return errors.New(strings.ReplaceAll(err.Error(), d.token, "<token>"))
 	}
 	return err
-}
-
-// snippet is the start of an unexpected answer body for an error message, token removed.
-func (d *apiDoer) snippet(body []byte) string {
-	s := string(body)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strings.ReplaceAll(s, d.token, "<token>")
 }
 
 // classify maps a failed Bot API call to omnichat's error classes: 429 → RetryAfter,

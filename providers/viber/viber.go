@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Kind is the channel kind stored with each Viber channel.
@@ -59,6 +60,7 @@ const (
 // call only twice per user in 12 hours.
 type Provider struct {
 	client *http.Client
+	guard  *netguard.Guard
 	now    func() time.Time
 
 	mu    sync.Mutex
@@ -89,6 +91,13 @@ func WithClock(now func() time.Time) Option {
 	return func(p *Provider) { p.now = now }
 }
 
+// WithGuard sends every call through g, which refuses private, loopback and link-local
+// addresses (the core passes the one guard built from its configuration). Without it the
+// provider connects anywhere, as tests against local fakes need.
+func WithGuard(g netguard.Guard) Option {
+	return func(p *Provider) { p.guard = &g }
+}
+
 // New returns the provider. It makes no network call.
 func New(opts ...Option) *Provider {
 	p := &Provider{
@@ -98,6 +107,9 @@ func New(opts ...Option) *Provider {
 	}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.guard != nil {
+		p.client = p.guard.Protect(p.client)
 	}
 	return p
 }

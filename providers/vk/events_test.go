@@ -218,7 +218,8 @@ func TestCallbackServerConfirmation(t *testing.T) {
 	ch := testChannel()
 	ctx := context.Background()
 
-	resp, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(vk.NewConfirmationUpdate(testGroupID)))
+	secret := vk.CallbackSecret(ch.Secret)
+	resp, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(vk.NewConfirmationUpdate(testGroupID, secret)))
 	if err != nil || !handled {
 		t.Fatalf("confirmation: handled=%v err=%v", handled, err)
 	}
@@ -226,23 +227,30 @@ func TestCallbackServerConfirmation(t *testing.T) {
 		t.Errorf("confirmation answer %d %q %q, want 200 text/plain 5f2b9e1c", resp.Status, resp.ContentType, resp.Body)
 	}
 
-	// With the secret (VK may send it) it still works; with a wrong one it does not.
+	// The confirmation code is the key to the callback server: it is answered only to a
+	// request carrying the channel's secret, as VK sends it.
 	withSecret := readEvent(t, "none_confirmation.json")
 	if _, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(withSecret)); err != nil || !handled {
 		t.Errorf("confirmation with the right secret: handled=%v err=%v", handled, err)
 	}
-	if _, handled, err := p.CallbackServerConfirmation(ctx, ch, forge(t, ch, withSecret)); !handled || !errors.Is(err, providers.ErrUnauthorized) {
+	if resp, handled, err := p.CallbackServerConfirmation(ctx, ch, forge(t, ch, withSecret)); !handled || !errors.Is(err, providers.ErrUnauthorized) || resp != nil {
 		t.Errorf("confirmation with a wrong secret: handled=%v err=%v, want ErrUnauthorized", handled, err)
 	}
+	for _, body := range [][]byte{vk.NewConfirmationUpdate(testGroupID, ""), []byte(`{"type":"confirmation","group_id":229000001,"secret":""}`),
+		[]byte(`{"type":"confirmation","group_id":229000001,"secret":null}`)} {
+		if resp, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(body)); !handled || !errors.Is(err, providers.ErrUnauthorized) || resp != nil {
+			t.Errorf("confirmation without the secret %s: handled=%v err=%v resp=%v, want ErrUnauthorized and no code", body, handled, err, resp)
+		}
+	}
 	// Another community's confirmation is refused.
-	if _, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(vk.NewConfirmationUpdate(1))); !handled || !errors.Is(err, providers.ErrUnauthorized) {
+	if _, handled, err := p.CallbackServerConfirmation(ctx, ch, signedRequest(vk.NewConfirmationUpdate(1, secret))); !handled || !errors.Is(err, providers.ErrUnauthorized) {
 		t.Errorf("foreign confirmation: handled=%v err=%v", handled, err)
 	}
 	// No code stored yet: an error, not an empty answer VK would reject anyway.
 	noCode := ch
 	noCode.Settings = ch.Settings.Clone()
 	delete(noCode.Settings, vk.SettingConfirmationCode)
-	if _, handled, err := p.CallbackServerConfirmation(ctx, noCode, signedRequest(vk.NewConfirmationUpdate(testGroupID))); !handled || err == nil {
+	if _, handled, err := p.CallbackServerConfirmation(ctx, noCode, signedRequest(vk.NewConfirmationUpdate(testGroupID, secret))); !handled || err == nil {
 		t.Errorf("confirmation without a code: handled=%v err=%v", handled, err)
 	}
 	// Ordinary events and garbage are not handshakes.

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/omnichat/omnichat/providers"
+	"github.com/omnichat/omnichat/providers/netguard"
 )
 
 // Kind is the channel kind stored with each VK channel.
@@ -70,6 +71,7 @@ const (
 type Provider struct {
 	client       *http.Client // API calls
 	uploadClient *http.Client // file uploads to VK's upload servers
+	guard        *netguard.Guard
 }
 
 var (
@@ -98,6 +100,13 @@ func WithUploadTimeout(d time.Duration) Option {
 	return func(p *Provider) { p.uploadClient = &http.Client{Timeout: d} }
 }
 
+// WithGuard sends every call through g, which refuses private, loopback and link-local
+// addresses (the core passes the one guard built from its configuration). Without it the
+// provider connects anywhere, as tests against local fakes need.
+func WithGuard(g netguard.Guard) Option {
+	return func(p *Provider) { p.guard = &g }
+}
+
 // New returns the provider. It makes no network call.
 func New(opts ...Option) *Provider {
 	p := &Provider{
@@ -106,6 +115,10 @@ func New(opts ...Option) *Provider {
 	}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.guard != nil {
+		p.client = p.guard.Protect(p.client)
+		p.uploadClient = p.guard.Protect(p.uploadClient)
 	}
 	return p
 }

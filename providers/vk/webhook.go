@@ -89,9 +89,10 @@ type envelope struct {
 }
 
 // CallbackServerConfirmation implements providers.Provider: VK's {"type":"confirmation"}
-// is answered with the community's confirmation code as plain text. VK may or may not send
-// the secret with it (shared/providers.md: unconfirmed), so a missing secret is accepted,
-// but a wrong one is not; the group must be the channel's.
+// is answered with the community's confirmation code as plain text, only to a request that
+// carries the channel's secret (VK sends the callback server's secret key with it): the code
+// is what lets a callback server be confirmed, so it is no answer for anyone who asks. The
+// group must be the channel's.
 func (p *Provider) CallbackServerConfirmation(ctx context.Context, ch providers.Channel, r *providers.Request) (*providers.Response, bool, error) {
 	var e envelope
 	if json.Unmarshal(r.Body, &e) != nil || e.Type != "confirmation" {
@@ -104,8 +105,8 @@ func (p *Provider) CallbackServerConfirmation(ctx context.Context, ch providers.
 	if e.GroupID != c.groupID {
 		return nil, true, fmt.Errorf("%w: confirmation for community %d, the channel is community %d", providers.ErrUnauthorized, e.GroupID, c.groupID)
 	}
-	if e.Secret != nil && !secretOK(ch.Secret, *e.Secret) {
-		return nil, true, fmt.Errorf("%w: wrong secret in confirmation", providers.ErrUnauthorized)
+	if ch.Secret != "" && (e.Secret == nil || !secretOK(ch.Secret, *e.Secret)) {
+		return nil, true, fmt.Errorf("%w: confirmation without the channel's secret", providers.ErrUnauthorized)
 	}
 	if c.confirmationCode == "" {
 		return nil, true, errors.New("vk: confirmation: the channel has no confirmation code: press Check and Save again")

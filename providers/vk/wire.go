@@ -77,13 +77,15 @@ func NewButtonUpdate(groupID int64, channelSecret, eventID string, userID, cmid 
 	})
 }
 
-// NewConfirmationUpdate builds the confirmation request VK sends to a new callback server.
-// It carries no secret; omnichat answers it with the stored confirmation code.
-func NewConfirmationUpdate(groupID int64) []byte {
+// NewConfirmationUpdate builds the confirmation request VK sends to a new callback server,
+// with the server's secret key (CallbackSecret of the channel's secret; omnichat answers
+// nothing without it).
+func NewConfirmationUpdate(groupID int64, secret string) []byte {
 	b, err := json.Marshal(struct {
 		Type    string `json:"type"`
 		GroupID int64  `json:"group_id"`
-	}{"confirmation", groupID})
+		Secret  string `json:"secret,omitempty"`
+	}{"confirmation", groupID, secret})
 	if err != nil {
 		panic("vk: NewConfirmationUpdate: " + err.Error())
 	}

@@ -2,6 +2,8 @@ package channels
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +43,19 @@ func TestVKEndToEnd(t *testing.T) {
 	// VK's confirmation request is answered with the code.
 	if err := fake.Confirm(ctx); err != nil {
 		t.Fatalf("confirmation: %v", err)
+	}
+	// Anyone else asking for it (no secret) gets no code.
+	for _, body := range []string{`{"type":"confirmation","group_id":` + strconv.FormatInt(fake.GroupID, 10) + `}`,
+		`{"type":"confirmation","group_id":` + strconv.FormatInt(fake.GroupID, 10) + `,"secret":"wrong-secret-0123456789abcdef"}`} {
+		resp, err := http.Post(ch.WebhookURL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 400 || strings.Contains(string(answer), vktest.ConfirmationCode) {
+			t.Fatalf("confirmation without the secret %s: %d %q, want refused without the code", body, resp.StatusCode, answer)
+		}
 	}
 
 	// The visitor's profile photo lives on VK's CDN (here a local server).

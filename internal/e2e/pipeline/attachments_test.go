@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
@@ -324,21 +325,28 @@ func TestDeleteEditButtonReceipts(t *testing.T) {
 	}
 }
 
-// TestAttachmentDownloadSSRFGuard: with private downloads off (production), the channel's
-// own API host may be on a private address (here the fake on 127.0.0.1), but an attachment
-// URL pointing at any other private address is refused without a connection, and the
-// operator reads why.
+// TestAttachmentDownloadSSRFGuard: with private addresses allowed only for the platform's
+// own network (here the fake on 127.0.0.1, as a self-hosted API server would be), an
+// attachment URL pointing at any other private address (127.0.0.2) is refused without a
+// connection, and the operator reads why.
 func TestAttachmentDownloadSSRFGuard(t *testing.T) {
-	inst := apptest.Start(t, apptest.Options{Env: map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "false"}})
+	inst := apptest.Start(t, apptest.Options{Env: map[string]string{"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1/32"}})
 	admin := inst.Admin(t)
 	fake, _ := exampleChannel(t, inst, admin)
 	stream := admin.Stream(t)
 
 	var internalHits atomic.Int32
-	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		internalHits.Add(1)
 		w.Write([]byte("secret metadata"))
 	}))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 on this machine: %v", err)
+	}
+	internal.Listener.Close()
+	internal.Listener = ln
+	internal.Start()
 	defer internal.Close()
 
 	fake.AddFile("f-ok", "ok.png", "image/png", testPNG(t))

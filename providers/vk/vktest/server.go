@@ -289,14 +289,19 @@ func (s *Server) callbackServer() (CallbackServer, error) {
 }
 
 // Confirm does what VK does after a callback server is added: it POSTs
-// {"type":"confirmation","group_id":…} to the server's URL and expects the confirmation
+// {"type":"confirmation","group_id":…,"secret":…} (the secret key the server was added with,
+// when it has one) to the server's URL and expects the confirmation
 // code as the answer; the server's status becomes "ok" or "failed".
 func (s *Server) Confirm(ctx context.Context) error {
 	cs, err := s.callbackServer()
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]any{"type": "confirmation", "group_id": s.GroupID})
+	msg := map[string]any{"type": "confirmation", "group_id": s.GroupID}
+	if cs.SecretKey != "" {
+		msg["secret"] = cs.SecretKey
+	}
+	body, _ := json.Marshal(msg)
 	status, answer, err := s.post(ctx, cs.URL, body)
 	ok := err == nil && status == http.StatusOK && string(answer) == s.ConfirmationCode
 	s.mu.Lock()
