@@ -40,6 +40,13 @@ type Config struct {
 	// AllowPrivateDownloads lets attachment downloads reach private networks
 	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
 	AllowPrivateDownloads bool
+	// Widget upload budgets: bytes anonymous visitors may upload per client address and per
+	// channel within one window, shared by all instances; and how long an upload not sent
+	// with a message is kept.
+	WidgetUploadBudgetAddress int64         // OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS
+	WidgetUploadBudgetChannel int64         // OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL
+	WidgetUploadBudgetWindow  time.Duration // OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW
+	WidgetUploadMaxAge        time.Duration // OMNICHAT_WIDGET_UPLOAD_MAX_AGE
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -68,6 +75,10 @@ var Vars = []Var{
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
 	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
 	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS", "104857600", "bytes the widget's visitors may upload from one client address per budget window (all instances together)"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL", "2147483648", "bytes the widget's visitors may upload to one channel per budget window (all instances together)"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW", "1h", "the window of the widget upload budgets"},
+	{"OMNICHAT_WIDGET_UPLOAD_MAX_AGE", "15m", "how long a widget upload not sent with a message is kept"},
 }
 
 // FromEnv reads the process environment.
@@ -186,6 +197,18 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
+	}
+	if c.WidgetUploadBudgetAddress, err = positiveInt("OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS", get); err != nil {
+		return c, err
+	}
+	if c.WidgetUploadBudgetChannel, err = positiveInt("OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL", get); err != nil {
+		return c, err
+	}
+	if c.WidgetUploadBudgetWindow, e = time.ParseDuration(get("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW")); e != nil || c.WidgetUploadBudgetWindow < time.Second {
+		return c, fmt.Errorf("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW=%q: want a duration of at least 1s, like 1h", get("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW"))
+	}
+	if c.WidgetUploadMaxAge, e = time.ParseDuration(get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE")); e != nil || c.WidgetUploadMaxAge < time.Second {
+		return c, fmt.Errorf("OMNICHAT_WIDGET_UPLOAD_MAX_AGE=%q: want a duration of at least 1s, like 15m", get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE"))
 	}
 	return c, nil
 }
