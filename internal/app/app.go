@@ -200,12 +200,14 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	a.Dialogs.Blob = files
 	a.Dialogs.Fetch = &fetch.Fetcher{Guard: Guard(cfg), Timeout: 2 * time.Minute}
 	a.Dialogs.PhoneRegion = cfg.PhoneRegion
+	a.Dialogs.Uploads = dialog.UploadLimits{PerAddress: cfg.WidgetUploadBudgetAddress, PerChannel: cfg.WidgetUploadBudgetChannel,
+		Window: cfg.WidgetUploadBudgetWindow, MaxAge: cfg.WidgetUploadMaxAge}
 
 	rc := &river.Config{Logger: log.With("part", "river"), JobTimeout: 2 * time.Minute}
 	if !o.NoWorkers {
 		rc.Workers = jobs.Workers(a.Dialogs)
 		rc.Queues = jobs.Queues(cfg.Workers)
-		rc.PeriodicJobs = jobs.Periodic()
+		rc.PeriodicJobs = jobs.Periodic(cfg.WidgetUploadMaxAge)
 	}
 	a.River, err = river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {

@@ -2,7 +2,10 @@
 // httpapi maps its Code to a status in one place.
 package apperr
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Codes.
 const (
@@ -21,6 +24,8 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []string // settings or form fields at fault, when known
+	// RetryAfter, when set on a RateLimited error, is sent as the Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -53,6 +53,13 @@ type Config struct {
 	// MaxRequestsPerAddress caps one client address's requests in progress on an instance
 	// (OMNICHAT_MAX_REQUESTS_PER_ADDRESS); 0 = no cap.
 	MaxRequestsPerAddress int
+	// Widget upload budgets: bytes anonymous visitors may upload per client address and per
+	// channel within one window, shared by all instances; and how long an upload not sent
+	// with a message is kept.
+	WidgetUploadBudgetAddress int64         // OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS
+	WidgetUploadBudgetChannel int64         // OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL
+	WidgetUploadBudgetWindow  time.Duration // OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW
+	WidgetUploadMaxAge        time.Duration // OMNICHAT_WIDGET_UPLOAD_MAX_AGE
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -84,6 +91,10 @@ var Vars = []Var{
 	{"OMNICHAT_BODY_TIMEOUT", "30s", "time allowed to receive a request body (JSON, forms, webhooks); a slower one is cut off"},
 	{"OMNICHAT_UPLOAD_TIMEOUT", "10m", "time allowed to receive a multipart upload"},
 	{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS", "100", "requests one client address may have in progress on an instance (event streams not counted); over it: 429; 0 = no cap"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS", "104857600", "bytes the widget's visitors may upload from one client address per budget window (all instances together)"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL", "2147483648", "bytes the widget's visitors may upload to one channel per budget window (all instances together)"},
+	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW", "1h", "the window of the widget upload budgets"},
+	{"OMNICHAT_WIDGET_UPLOAD_MAX_AGE", "15m", "how long a widget upload not sent with a message is kept"},
 }
 
 // FromEnv reads the process environment.
@@ -220,6 +231,18 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.MaxRequestsPerAddress, e = strconv.Atoi(get("OMNICHAT_MAX_REQUESTS_PER_ADDRESS")); e != nil || c.MaxRequestsPerAddress < 0 {
 		return c, fmt.Errorf("OMNICHAT_MAX_REQUESTS_PER_ADDRESS=%q: want a whole number (0 = no cap)", get("OMNICHAT_MAX_REQUESTS_PER_ADDRESS"))
+	}
+	if c.WidgetUploadBudgetAddress, err = positiveInt("OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS", get); err != nil {
+		return c, err
+	}
+	if c.WidgetUploadBudgetChannel, err = positiveInt("OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL", get); err != nil {
+		return c, err
+	}
+	if c.WidgetUploadBudgetWindow, e = time.ParseDuration(get("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW")); e != nil || c.WidgetUploadBudgetWindow < time.Second {
+		return c, fmt.Errorf("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW=%q: want a duration of at least 1s, like 1h", get("OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW"))
+	}
+	if c.WidgetUploadMaxAge, e = time.ParseDuration(get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE")); e != nil || c.WidgetUploadMaxAge < time.Second {
+		return c, fmt.Errorf("OMNICHAT_WIDGET_UPLOAD_MAX_AGE=%q: want a duration of at least 1s, like 15m", get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE"))
 	}
 	return c, nil
 }

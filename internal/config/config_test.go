@@ -114,6 +114,15 @@ func TestEveryVariable(t *testing.T) {
 		{"upload timeout bad", map[string]string{"OMNICHAT_UPLOAD_TIMEOUT": "-1m"}, nil, "OMNICHAT_UPLOAD_TIMEOUT"},
 		{"requests per address off", map[string]string{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "0"}, func(c Config) bool { return c.MaxRequestsPerAddress == 0 }, ""},
 		{"requests per address bad", map[string]string{"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "-3"}, nil, "OMNICHAT_MAX_REQUESTS_PER_ADDRESS"},
+		{"upload budgets", map[string]string{"OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS": "1000", "OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL": "5000", "OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW": "10m", "OMNICHAT_WIDGET_UPLOAD_MAX_AGE": "5m"}, func(c Config) bool {
+			return c.WidgetUploadBudgetAddress == 1000 && c.WidgetUploadBudgetChannel == 5000 && c.WidgetUploadBudgetWindow == 10*time.Minute && c.WidgetUploadMaxAge == 5*time.Minute
+		}, ""},
+		{"upload budget defaults", nil, func(c Config) bool {
+			return c.WidgetUploadBudgetAddress == 100<<20 && c.WidgetUploadBudgetChannel == 2<<30 && c.WidgetUploadBudgetWindow == time.Hour && c.WidgetUploadMaxAge == 15*time.Minute
+		}, ""},
+		{"upload budget bad", map[string]string{"OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS": "-1"}, nil, "OMNICHAT_WIDGET_UPLOAD_BUDGET_ADDRESS"},
+		{"upload window bad", map[string]string{"OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW": "1ms"}, nil, "OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW"},
+		{"upload max age bad", map[string]string{"OMNICHAT_WIDGET_UPLOAD_MAX_AGE": "soon"}, nil, "OMNICHAT_WIDGET_UPLOAD_MAX_AGE"},
 		{"blank means default", map[string]string{"OMNICHAT_WORKERS": "  "}, func(c Config) bool { return c.Workers == 20 }, ""},
 	}
 	covered := map[string]bool{}

@@ -171,14 +171,23 @@ func (s *Service) RequestDispatch(ctx context.Context) {
 	}
 }
 
+// mayTake is the one rule for an actor assigning a dialog to themselves (Take, or a
+// Transfer to themselves): a queued dialog, or for admins anyone's.
+func mayTake(a Actor, d store.Dialog) error {
+	if d.AssigneeID != nil && *d.AssigneeID != a.ID && !a.Admin {
+		return Errorf("conflict", "the dialog is already assigned to a colleague")
+	}
+	return nil
+}
+
 // Take assigns a queued (or anyone's, for admins) dialog to the actor.
 func (s *Service) Take(ctx context.Context, a Actor, dialogID int64) error {
 	return s.change(ctx, a, dialogID, func(tx pgx.Tx, d store.Dialog) error {
+		if err := mayTake(a, d); err != nil {
+			return err
+		}
 		if d.AssigneeID != nil && *d.AssigneeID == a.ID {
 			return nil
-		}
-		if d.AssigneeID != nil && !a.Admin {
-			return Errorf("conflict", "the dialog is already assigned to a colleague")
 		}
 		if err := store.SetAssignee(ctx, tx, d.ID, &a.ID); err != nil {
 			return err
@@ -198,6 +207,11 @@ func (s *Service) Transfer(ctx context.Context, a Actor, dialogID int64, toUser,
 	}
 	err := s.change(ctx, a, dialogID, func(tx pgx.Tx, d store.Dialog) error {
 		if toUser != 0 {
+			if toUser == a.ID {
+				if err := mayTake(a, d); err != nil {
+					return err
+				}
+			}
 			u, err := store.UserByID(ctx, tx, toUser)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Active) {
 				return Errorf("invalid", "no active operator %d", toUser)

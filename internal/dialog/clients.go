@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 )
@@ -181,13 +182,61 @@ func lockPhones(ctx context.Context, tx pgx.Tx, phones []string) error {
 	return nil
 }
 
-// UpdateClient replaces a record's fields.
-func (s *Service) UpdateClient(ctx context.Context, id int64, in ClientInput) (store.Client, error) {
+// ClientView is a client record with what the viewer may see of it: the visitors and
+// dialogs of other departments are left out.
+type ClientView struct {
+	Client   store.Client    `json:"client"`
+	Visitors []store.Visitor `json:"visitors"`
+	Dialogs  []store.Dialog  `json:"dialogs"`
+}
+
+// viewerOf is the user whose visibility applies, or nil for an admin (who sees all).
+func viewerOf(a Actor) *int64 {
+	if a.Admin {
+		return nil
+	}
+	return &a.ID
+}
+
+// visibleClient returns a client the actor may see (store.ClientVisibleTo); a hidden one is
+// "not found", like a hidden dialog, so its existence does not leak.
+func visibleClient(ctx context.Context, db store.DB, a Actor, id int64) (store.Client, error) {
+	c, err := store.VisibleClient(ctx, db, id, viewerOf(a))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, Errorf("not_found", "client %d not found", id)
+	}
+	return c, err
+}
+
+// Client returns a record with the visitors and dialogs the actor may see.
+func (s *Service) Client(ctx context.Context, a Actor, id int64) (ClientView, error) {
+	var v ClientView
+	var err error
+	if v.Client, err = visibleClient(ctx, s.Store.Pool, a, id); err != nil {
+		return v, err
+	}
+	if v.Visitors, err = store.ClientVisitors(ctx, s.Store.Pool, id, viewerOf(a)); err != nil {
+		return v, err
+	}
+	v.Dialogs, err = store.ListDialogs(ctx, s.Store.Pool, store.DialogFilter{ClientID: id, Viewer: viewerOf(a), Limit: 200})
+	return v, err
+}
+
+// SearchClients finds the records the actor may see by name, phone or email.
+func (s *Service) SearchClients(ctx context.Context, a Actor, q string) ([]store.Client, error) {
+	return store.SearchClients(ctx, s.Store.Pool, q, NormalizePhone(q, s.PhoneRegion), viewerOf(a), 50)
+}
+
+// UpdateClient replaces the fields of a record the actor may see.
+func (s *Service) UpdateClient(ctx context.Context, a Actor, id int64, in ClientInput) (store.Client, error) {
 	c := store.Client{ID: id}
 	if err := s.clientFrom(in, &c); err != nil {
 		return c, err
 	}
 	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if _, err := visibleClient(ctx, tx, a, id); err != nil {
+			return err
+		}
 		if err := lockPhones(ctx, tx, c.Phones); err != nil {
 			return err
 		}
@@ -201,25 +250,31 @@ func (s *Service) UpdateClient(ctx context.Context, id int64, in ClientInput) (s
 	return store.ClientByID(ctx, s.Store.Pool, id)
 }
 
-// MergeClients merges from into into.
-func (s *Service) MergeClients(ctx context.Context, actorID, into, from int64) (store.Client, error) {
+// MergeClients merges from into into; the actor must see both.
+func (s *Service) MergeClients(ctx context.Context, a Actor, into, from int64) (store.Client, error) {
 	if into == from {
 		return store.Client{}, Errorf("invalid", "cannot merge a record into itself")
 	}
 	err := s.Store.Tx(ctx, func(tx pgx.Tx) error {
+		if _, err := visibleClient(ctx, tx, a, into); err != nil {
+			return err
+		}
 		// An auto-add linking a visitor by one of from's numbers waits for the merge and then
 		// finds into, rather than linking to a record that is merged away.
-		if f, err := store.ClientByID(ctx, tx, from); err == nil {
-			if err := lockPhones(ctx, tx, f.Phones); err != nil {
-				return err
-			}
+		f, err := visibleClient(ctx, tx, a, from)
+		if err != nil {
+			return err
+		}
+		if err := lockPhones(ctx, tx, f.Phones); err != nil {
+			return err
 		}
 		if err := store.MergeClients(ctx, tx, into, from); err != nil {
 			return err
 		}
-		return store.Audit(ctx, tx, actorID, "client.merge", "client", into, map[string]any{"from": from})
+		return store.Audit(ctx, tx, a.ID, "client.merge", "client", into, map[string]any{"from": from})
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	var ae *apperr.Error
+	if errors.Is(err, store.ErrNotFound) || (errors.As(err, &ae) && ae.Code == "not_found") {
 		return store.Client{}, Errorf("not_found", "both records must exist and not be merged already")
 	}
 	if err != nil {
@@ -228,7 +283,8 @@ func (s *Service) MergeClients(ctx context.Context, actorID, into, from int64) (
 	return store.ClientByID(ctx, s.Store.Pool, into)
 }
 
-// LinkDialogClient links (clientID > 0) or unlinks (0) the visitor of a dialog.
+// LinkDialogClient links (clientID > 0) or unlinks (0) the visitor of a dialog. A record
+// the actor may not see is refused like one that does not exist.
 func (s *Service) LinkDialogClient(ctx context.Context, a Actor, dialogID, clientID int64) error {
 	d, err := s.Dialog(ctx, a, dialogID)
 	if err != nil {
@@ -236,7 +292,7 @@ func (s *Service) LinkDialogClient(ctx context.Context, a Actor, dialogID, clien
 	}
 	var cid *int64
 	if clientID != 0 {
-		if _, err := store.ClientByID(ctx, s.Store.Pool, clientID); errors.Is(err, store.ErrNotFound) {
+		if _, err := store.VisibleClient(ctx, s.Store.Pool, clientID, viewerOf(a)); errors.Is(err, store.ErrNotFound) {
 			return Errorf("invalid", "client %d not found", clientID)
 		} else if err != nil {
 			return err

@@ -32,7 +32,9 @@ type Service struct {
 	Log       *slog.Logger
 	// PhoneRegion reads numbers written without a country code.
 	PhoneRegion string
-	queue       func(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) error
+	// Uploads bounds widget visitors' uploads (zero: DefaultUploadLimits).
+	Uploads UploadLimits
+	queue   func(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) error
 
 	mu          sync.Mutex
 	settings    Settings

@@ -500,8 +500,7 @@ func (s *Server) deleteSession(c echo.Context, id int64) error {
 // Clients.
 
 func (s *Server) searchClients(c echo.Context) error {
-	q := c.QueryParam("q")
-	cs, err := store.SearchClients(c.Request().Context(), s.Store.Pool, q, dialog.NormalizePhone(q, s.Config.PhoneRegion), 50)
+	cs, err := s.Dialogs.SearchClients(c.Request().Context(), actor(c), c.QueryParam("q"))
 	if err != nil {
 		return err
 	}
@@ -513,27 +512,11 @@ func (s *Server) getClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cl, err := store.ClientByID(ctx, s.Store.Pool, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return apperr.New(apperr.NotFound, "client not found")
-	}
+	v, err := s.Dialogs.Client(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
-	vs, err := store.ClientVisitors(ctx, s.Store.Pool, id)
-	if err != nil {
-		return err
-	}
-	f := store.DialogFilter{ClientID: id, Limit: 200}
-	if viewer := identity(c); !viewer.Admin() {
-		f.Viewer = &viewer.User.ID
-	}
-	ds, err := store.ListDialogs(ctx, s.Store.Pool, f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"client": cl, "visitors": vs, "dialogs": ds})
+	return c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) saveClient(c echo.Context) error {
@@ -553,7 +536,7 @@ func (s *Server) saveClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := s.Dialogs.UpdateClient(ctx, id, in)
+	cl, err := s.Dialogs.UpdateClient(ctx, actor(c), id, in)
 	if err != nil {
 		return err
 	}
@@ -571,7 +554,7 @@ func (s *Server) mergeClient(c echo.Context) error {
 	if err := bind(c, &b); err != nil {
 		return err
 	}
-	cl, err := s.Dialogs.MergeClients(c.Request().Context(), identity(c).User.ID, id, b.From)
+	cl, err := s.Dialogs.MergeClients(c.Request().Context(), actor(c), id, b.From)
 	if err != nil {
 		return err
 	}

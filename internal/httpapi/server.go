@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -277,6 +278,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			status = http.StatusBadRequest
 		}
 		body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, ae.Message, ae.Fields
+		if ae.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.RetryAfter.Seconds()))))
+		}
 	case errors.As(err, &he):
 		status = he.Code
 		body.Error.Code = statusCode[status]

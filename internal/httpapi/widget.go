@@ -382,16 +382,11 @@ func (s *Server) widgetUpload(c echo.Context, lim *rateLimiter) error {
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	key, size, err := s.Blob.Put(c.Request().Context(), src, widget.MaxUploadBytes)
+	key, size, err := s.Dialogs.StoreUpload(c.Request().Context(), ch.ID, c.RealIP(), fh.Size, src, widget.MaxUploadBytes)
 	if errors.Is(err, blob.ErrTooLarge) {
 		return apperr.New(apperr.TooLarge, "the file is larger than %d MB", widget.MaxUploadBytes>>20)
 	}
 	if err != nil {
-		return err
-	}
-	// Recorded so housekeeping can remove it if it is never sent with a message.
-	if err := store.AddWidgetUpload(c.Request().Context(), s.Store.Pool, key, ch.ID); err != nil {
-		_ = s.Blob.Delete(context.WithoutCancel(c.Request().Context()), key)
 		return err
 	}
 	name := fh.Filename

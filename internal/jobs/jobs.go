@@ -27,12 +27,19 @@ func Workers(svc *dialog.Service) *river.Workers {
 	river.AddWorker(w, &autoCloseWorker{svc: svc})
 	river.AddWorker(w, &linkClientWorker{svc: svc})
 	river.AddWorker(w, &housekeepingWorker{svc: svc})
+	river.AddWorker(w, &pruneUploadsWorker{svc: svc})
 	return w
 }
 
 // Periodic lists the periodic jobs; River's leader election runs each once across instances.
-func Periodic() []*river.PeriodicJob {
+// uploadMaxAge is how long an unsent widget upload is kept: it is pruned every minute, more
+// often when that age is shorter.
+func Periodic(uploadMaxAge time.Duration) []*river.PeriodicJob {
+	pruneEvery := min(time.Minute, max(time.Second, uploadMaxAge/4))
 	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(pruneEvery), func() (river.JobArgs, *river.InsertOpts) {
+			return PruneUploadsArgs{}, nil
+		}, &river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(time.Minute), func() (river.JobArgs, *river.InsertOpts) {
 			return dialog.AutoCloseArgs{}, nil
 		}, &river.PeriodicJobOpts{RunOnStart: true}),
@@ -151,8 +158,7 @@ func (w *linkClientWorker) Work(ctx context.Context, j *river.Job[dialog.LinkCli
 	return w.svc.LinkClient(ctx, j.Args.VisitorID)
 }
 
-// HousekeepingArgs prunes expired sessions, old sign-in failures and widget uploads that
-// were never sent.
+// HousekeepingArgs prunes old sign-in failures.
 type HousekeepingArgs struct{}
 
 func (HousekeepingArgs) Kind() string { return "housekeeping" }
@@ -163,12 +169,27 @@ type housekeepingWorker struct {
 }
 
 func (w *housekeepingWorker) Work(ctx context.Context, _ *river.Job[HousekeepingArgs]) error {
-	if err := store.PruneLoginFailures(ctx, w.svc.Store.Pool, 24*time.Hour); err != nil {
-		return err
-	}
-	n, err := w.svc.PruneUploads(ctx, dialog.UploadMaxAge)
+	return store.PruneLoginFailures(ctx, w.svc.Store.Pool, 24*time.Hour)
+}
+
+// PruneUploadsArgs removes widget uploads never sent with a message (within minutes: they
+// are anonymous visitors' files) and the upload budgets' past windows.
+type PruneUploadsArgs struct{}
+
+func (PruneUploadsArgs) Kind() string { return "prune_uploads" }
+
+// InsertOpts: a failed run is not retried, the next periodic run does the same work.
+func (PruneUploadsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1} }
+
+type pruneUploadsWorker struct {
+	river.WorkerDefaults[PruneUploadsArgs]
+	svc *dialog.Service
+}
+
+func (w *pruneUploadsWorker) Work(ctx context.Context, _ *river.Job[PruneUploadsArgs]) error {
+	n, err := w.svc.PruneUnsentUploads(ctx)
 	if n > 0 {
-		w.svc.Log.Info("housekeeping: removed unsent widget uploads", "count", n)
+		w.svc.Log.Info("removed unsent widget uploads", "count", n)
 	}
 	return err
 }

@@ -65,6 +65,25 @@ func ClientByID(ctx context.Context, db DB, id int64) (Client, error) {
 	return c, nil
 }
 
+// ClientVisibleTo is the SQL condition for "operator $user may see client alias": they may
+// see a dialog of one of its visitors (the dialog list's VisibleTo), or it has no dialog at
+// all (a record just typed in, before it is linked).
+func ClientVisibleTo(alias, user string) string {
+	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM visitors cv JOIN dialogs cd ON cd.visitor_id = cv.id WHERE cv.client_id = %[1]s.id AND %[2]s)
+		OR NOT EXISTS (SELECT 1 FROM visitors cv JOIN dialogs cd ON cd.visitor_id = cv.id WHERE cv.client_id = %[1]s.id))`, alias, VisibleTo("cd", user))
+}
+
+// VisibleClient returns a live client that viewer may see (nil viewer: an admin, any).
+func VisibleClient(ctx context.Context, db DB, id int64, viewer *int64) (Client, error) {
+	var c Client
+	err := scanClient(db.QueryRow(ctx, `SELECT `+clientCols+` FROM clients c WHERE c.id = $1 AND c.merged_into IS NULL
+		AND ($2::bigint IS NULL OR `+ClientVisibleTo("c", "$2::bigint")+`)`, id, viewer), &c)
+	if err != nil {
+		return c, notFound(err, "client")
+	}
+	return c, nil
+}
+
 // ClientByPhone returns the oldest live client with this E.164 phone.
 func ClientByPhone(ctx context.Context, db DB, phone string) (Client, error) {
 	var c Client
@@ -75,10 +94,10 @@ func ClientByPhone(ctx context.Context, db DB, phone string) (Client, error) {
 	return c, nil
 }
 
-// SearchClients finds clients by name, phone digits or email.
-// phone is q normalized to E.164 ("" when q is not a number): "8 916 123-45-67" then
-// finds +79161234567, which its digits alone would not.
-func SearchClients(ctx context.Context, db DB, q, phone string, limit int) ([]Client, error) {
+// SearchClients finds clients by name, phone digits or email, among those viewer may see
+// (nil: all). phone is q normalized to E.164 ("" when q is not a number): "8 916 123-45-67"
+// then finds +79161234567, which its digits alone would not.
+func SearchClients(ctx context.Context, db DB, q, phone string, viewer *int64, limit int) ([]Client, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
@@ -89,10 +108,12 @@ func SearchClients(ctx context.Context, db DB, q, phone string, limit int) ([]Cl
 		}
 		return -1
 	}, q)
-	rows, err := db.Query(ctx, `SELECT `+clientCols+` FROM clients WHERE merged_into IS NULL AND ($1 = '' OR name ILIKE '%' || $2 || '%'
+	rows, err := db.Query(ctx, `SELECT `+clientCols+` FROM clients c WHERE merged_into IS NULL AND ($1 = '' OR name ILIKE '%' || $2 || '%'
 		OR ($3 <> '' AND array_to_string(phones, ' ') LIKE '%' || $3 || '%')
 		OR ($5 <> '' AND phones @> ARRAY[$5]::text[])
-		OR array_to_string(emails, ' ') ILIKE '%' || $2 || '%') ORDER BY updated_at DESC, id DESC LIMIT $4`, q, escapeLike(q), digits, limit, phone)
+		OR array_to_string(emails, ' ') ILIKE '%' || $2 || '%')
+		AND ($6::bigint IS NULL OR `+ClientVisibleTo("c", "$6::bigint")+`)
+		ORDER BY updated_at DESC, id DESC LIMIT $4`, q, escapeLike(q), digits, limit, phone, viewer)
 	if err != nil {
 		return nil, notFound(err, "search clients")
 	}
@@ -167,9 +188,12 @@ func MergeClients(ctx context.Context, db DB, into, from int64) error {
 	return notFoundOrNil(err, "mark merged")
 }
 
-// ClientVisitors lists the visitors linked to a client.
-func ClientVisitors(ctx context.Context, db DB, clientID int64) ([]Visitor, error) {
-	rows, err := db.Query(ctx, `SELECT `+visitorCols+` FROM visitors WHERE client_id = $1 ORDER BY id`, clientID)
+// ClientVisitors lists the visitors linked to a client; for a viewer (nil: all) only those
+// with a dialog the viewer may see.
+func ClientVisitors(ctx context.Context, db DB, clientID int64, viewer *int64) ([]Visitor, error) {
+	rows, err := db.Query(ctx, `SELECT `+visitorCols+` FROM visitors v WHERE client_id = $1
+		AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM dialogs d WHERE d.visitor_id = v.id AND `+VisibleTo("d", "$2::bigint")+`))
+		ORDER BY id`, clientID, viewer)
 	if err != nil {
 		return nil, notFound(err, "client visitors")
 	}

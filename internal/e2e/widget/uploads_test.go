@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/omnichat/omnichat/internal/apptest"
-	"github.com/omnichat/omnichat/internal/dialog"
 )
 
 // TestUnsentUploadsAreRemoved: a widget upload never sent with a message is removed with
-// its blob by the hourly housekeeping once it is a day old; a fresh one, and one a message
-// still needs (its download has not run), are kept. A second instance with workers runs
-// the housekeeping job on start, on the same database and file storage.
+// its blob once it is older than the maximum age (15 minutes by default); a fresh one, and
+// one a message still needs (its download has not run), are kept. A second instance with
+// workers runs the pruning job on start, on the same database and file storage.
 func TestUnsentUploadsAreRemoved(t *testing.T) {
 	dataDir := t.TempDir()
 	env := map[string]string{"OMNICHAT_DATA_DIR": dataDir}
@@ -69,7 +68,7 @@ func TestUnsentUploadsAreRemoved(t *testing.T) {
 	}
 
 	// Called directly: only the abandoned upload goes.
-	n, err := inst.App.Dialogs.PruneUploads(ctx, dialog.UploadMaxAge)
+	n, err := inst.App.Dialogs.PruneUploads(ctx, 24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("PruneUploads: %d, %v; want 1 removed", n, err)
 	}
@@ -80,21 +79,21 @@ func TestUnsentUploadsAreRemoved(t *testing.T) {
 		t.Errorf("a needed upload was removed: fresh (blob %v, row %v), sent (blob %v, row %v)", blobExists(fresh), rowExists(fresh), blobExists(sent), rowExists(sent))
 	}
 
-	// Through the housekeeping job: another abandoned upload; the instance with workers
-	// downloads the sent file (which removes its upload) and runs housekeeping on start.
+	// Through the pruning job: another abandoned upload; the instance with workers
+	// downloads the sent file (which removes its upload) and runs the pruning job on start.
 	abandoned2 := upload("abandoned-too.txt")
 	age(abandoned2)
 	apptest.Start(t, apptest.Options{DatabaseURL: inst.DatabaseURL, Env: env})
-	apptest.Eventually(t, 30*time.Second, "housekeeping removed the second abandoned upload", func() bool {
+	apptest.Eventually(t, 30*time.Second, "the pruning job removed the second abandoned upload", func() bool {
 		return !rowExists(abandoned2)
 	})
 	if blobExists(abandoned2) {
-		t.Error("housekeeping removed the row but not the blob")
+		t.Error("the pruning job removed the row but not the blob")
 	}
 	apptest.Eventually(t, 15*time.Second, "the sent upload read by the download job and removed", func() bool {
 		return !rowExists(sent) && !blobExists(sent)
 	})
 	if !blobExists(fresh) || !rowExists(fresh) {
-		t.Error("housekeeping removed a fresh upload")
+		t.Error("the pruning job removed a fresh upload")
 	}
 }
