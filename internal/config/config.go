@@ -40,6 +40,22 @@ type Config struct {
 	// AllowPrivateDownloads lets attachment downloads reach private networks
 	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
 	AllowPrivateDownloads bool
+	// Files is where attachments are kept (OMNICHAT_FILES): dir, postgres or s3.
+	Files string
+	S3    S3 // OMNICHAT_S3_*: the bucket when Files is s3
+}
+
+// Attachment stores (OMNICHAT_FILES).
+const (
+	FilesDir      = "dir"      // OMNICHAT_DATA_DIR/files: one instance
+	FilesPostgres = "postgres" // in the database: every instance reaches it
+	FilesS3       = "s3"       // an S3-compatible bucket
+)
+
+// S3 says where the S3-compatible bucket is (OMNICHAT_S3_*).
+type S3 struct {
+	Endpoint, Bucket, Region, AccessKey, SecretKey string
+	TLS, PathStyle                                 bool
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -68,6 +84,14 @@ var Vars = []Var{
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
 	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
 	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
+	{"OMNICHAT_FILES", "dir", "where attachments are kept: dir (OMNICHAT_DATA_DIR/files, one instance), postgres (in the database, every instance) or s3 (OMNICHAT_S3_*)"},
+	{"OMNICHAT_S3_ENDPOINT", "", "with OMNICHAT_FILES=s3: the S3-compatible server as host[:port], like s3.eu-central-1.amazonaws.com"},
+	{"OMNICHAT_S3_BUCKET", "", "with OMNICHAT_FILES=s3: the bucket (it must exist)"},
+	{"OMNICHAT_S3_REGION", "", "the bucket's region; unset = the server's default"},
+	{"OMNICHAT_S3_ACCESS_KEY", "", "with OMNICHAT_FILES=s3: the access key id"},
+	{"OMNICHAT_S3_SECRET_KEY", "", "with OMNICHAT_FILES=s3: the secret access key (never logged)"},
+	{"OMNICHAT_S3_TLS", "true", "reach the S3 server over https"},
+	{"OMNICHAT_S3_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most self-hosted servers); false = chosen by the endpoint"},
 }
 
 // FromEnv reads the process environment.
@@ -187,7 +211,45 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
 	}
+	if err := loadFiles(&c, get); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadFiles reads OMNICHAT_FILES and, for s3, the bucket's settings.
+func loadFiles(c *Config, get func(string) string) error {
+	c.Files = strings.ToLower(get("OMNICHAT_FILES"))
+	switch c.Files {
+	case FilesDir, FilesPostgres:
+		return nil
+	case FilesS3:
+	default:
+		return fmt.Errorf("OMNICHAT_FILES=%q: want dir, postgres or s3", c.Files)
+	}
+	var err error
+	s := &c.S3
+	s.Endpoint, s.Bucket, s.Region = get("OMNICHAT_S3_ENDPOINT"), get("OMNICHAT_S3_BUCKET"), get("OMNICHAT_S3_REGION")
+	s.AccessKey, s.SecretKey = get("OMNICHAT_S3_ACCESS_KEY"), get("OMNICHAT_S3_SECRET_KEY")
+	switch {
+	case s.Endpoint == "":
+		return fmt.Errorf("OMNICHAT_S3_ENDPOINT is not set: OMNICHAT_FILES=s3 needs it")
+	case strings.Contains(s.Endpoint, "/"):
+		return fmt.Errorf("OMNICHAT_S3_ENDPOINT=%q: want host[:port] without a scheme or path (https is OMNICHAT_S3_TLS)", s.Endpoint)
+	case s.Bucket == "":
+		return fmt.Errorf("OMNICHAT_S3_BUCKET is not set: OMNICHAT_FILES=s3 needs it")
+	case s.AccessKey == "":
+		return fmt.Errorf("OMNICHAT_S3_ACCESS_KEY is not set: OMNICHAT_FILES=s3 needs it")
+	case s.SecretKey == "":
+		return fmt.Errorf("OMNICHAT_S3_SECRET_KEY is not set: OMNICHAT_FILES=s3 needs it")
+	}
+	if s.TLS, err = strconv.ParseBool(get("OMNICHAT_S3_TLS")); err != nil {
+		return fmt.Errorf("OMNICHAT_S3_TLS: want true or false")
+	}
+	if s.PathStyle, err = strconv.ParseBool(get("OMNICHAT_S3_PATH_STYLE")); err != nil {
+		return fmt.Errorf("OMNICHAT_S3_PATH_STYLE: want true or false")
+	}
+	return nil
 }
 
 // parseNet reads "10.0.0.0/8" or a single address ("10.0.0.1", "::1").
