@@ -76,6 +76,7 @@ type App struct {
 	Hub      *push.Hub
 	River    *river.Client[pgx.Tx]
 	HTTP     *httpapi.Server
+	Files    blob.Store // attachments (OMNICHAT_FILES)
 
 	cluster   *localpg.Cluster
 	hubDone   chan struct{}
@@ -182,16 +183,16 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	if err != nil {
 		return nil, err
 	}
-	files, err := blob.NewDir(filepath.Join(cfg.DataDir, "files"))
+	st := store.New(pool)
+	files, err := fileStore(cfg, st)
 	if err != nil {
-		return nil, fmt.Errorf("files directory: %w", err)
+		return nil, err
 	}
 	reg := o.Registry
 	if reg == nil {
 		reg = Providers(Guard(cfg))
 	}
-	st := store.New(pool)
-	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, noWorkers: o.NoWorkers}
+	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, Files: files, noWorkers: o.NoWorkers}
 	a.Auth = &auth.Service{Store: st, SessionTTL: cfg.SessionTTL}
 	a.Channels = &channel.Service{Store: st, Providers: reg, Box: box, PublicURL: cfg.PublicURL,
 		Log: log.With("part", "channel"), CacheTTL: 5 * time.Second}
@@ -239,6 +240,26 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	return a, nil
 }
 
+// fileStore opens the attachment store OMNICHAT_FILES names.
+func fileStore(cfg config.Config, st *store.Store) (blob.Store, error) {
+	switch cfg.Files {
+	case config.FilesPostgres:
+		return &blob.PG{Store: st}, nil
+	case config.FilesS3:
+		s, err := blob.NewS3(blob.S3Options{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, TLS: cfg.S3.TLS, PathStyle: cfg.S3.PathStyle})
+		if err != nil {
+			return nil, fmt.Errorf("OMNICHAT_S3_ENDPOINT: %w", err)
+		}
+		return s, nil
+	}
+	d, err := blob.NewDir(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, fmt.Errorf("files directory: %w", err)
+	}
+	return d, nil
+}
+
 // keyBox opens the key ring that seals channel secrets: OMNICHAT_SECRET_KEY, or a key
 // generated once into the data directory.
 func keyBox(cfg config.Config) (*seal.Box, error) {
@@ -273,6 +294,18 @@ func (a *App) Bootstrap(ctx context.Context) (created bool, err error) {
 // Start runs the background parts: the LISTEN hub and River.
 func (a *App) Start(ctx context.Context) error {
 	a.hubDone = make(chan struct{})
+	// Before anything runs: an instance whose key cannot open the database's channel
+	// secrets, or whose file store is unreachable, must not take webhooks or jobs.
+	if err := a.Channels.CheckKey(ctx); err != nil {
+		close(a.hubDone)
+		return err
+	}
+	if c, ok := a.Files.(interface{ Check(context.Context) error }); ok {
+		if err := c.Check(ctx); err != nil {
+			close(a.hubDone)
+			return fmt.Errorf("attachment store (OMNICHAT_FILES=%s): %w", a.Config.Files, err)
+		}
+	}
 	go func() { a.Hub.Run(ctx); close(a.hubDone) }()
 	// An insert-only River client (NoWorkers) cannot start: it only enqueues.
 	if !a.noWorkers {

@@ -57,6 +57,16 @@ type Instance struct {
 // Start runs an instance until the test ends.
 func Start(t testing.TB, o Options) *Instance {
 	t.Helper()
+	inst, err := TryStart(t, o)
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
+	return inst
+}
+
+// TryStart is Start that returns why the instance refused to start (a test of that refusal).
+func TryStart(t testing.TB, o Options) (*Instance, error) {
+	t.Helper()
 	dbURL := o.DatabaseURL
 	if dbURL == "" {
 		dbURL = testdb.NewURL(t)
@@ -96,12 +106,14 @@ func Start(t testing.TB, o Options) *Instance {
 	if err != nil {
 		cancel()
 		pool.Close()
-		t.Fatalf("apptest: build: %v", err)
+		ln.Close()
+		return nil, fmt.Errorf("build: %w", err)
 	}
 	if err := a.Start(ctx); err != nil {
 		cancel()
-		pool.Close()
-		t.Fatalf("apptest: start: %v", err)
+		a.Close()
+		ln.Close()
+		return nil, fmt.Errorf("start: %w", err)
 	}
 	srv := httptest.NewUnstartedServer(a.HTTP.Handler())
 	srv.Listener.Close()
@@ -122,7 +134,7 @@ func Start(t testing.TB, o Options) *Instance {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return inst
+	return inst, nil
 }
 
 // LogBuffer collects the server's log (printed when a test fails; searched by tests that

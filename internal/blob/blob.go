@@ -1,5 +1,6 @@
-// Package blob stores attachment bytes. The default is a local directory; the Store
-// interface leaves room for S3-compatible storage.
+// Package blob stores attachment bytes. The default is a local directory (one instance);
+// PG (PostgreSQL itself) and S3 (S3-compatible object storage) are shared by every
+// instance.
 package blob
 
 import (
@@ -25,6 +26,28 @@ type Store interface {
 // ErrTooLarge means the content exceeded the cap.
 var ErrTooLarge = errors.New("file too large")
 
+// ErrNotFound means there is no blob under the key (never stored, deleted, or a key no
+// backend would have made).
+var ErrNotFound = errors.New("blob not found")
+
+// newKey makes a blob key: 32 hex digits, the same shape in every backend.
+func newKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("blob key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// checkKey refuses keys no backend makes, so a key from a URL never reaches outside its
+// directory, table or bucket prefix.
+func checkKey(key string) error {
+	if len(key) < 4 || strings.ContainsAny(key, `/\.`) {
+		return fmt.Errorf("blob: bad key %q: %w", key, ErrNotFound)
+	}
+	return nil
+}
+
 // Dir is a Store in a local directory, sharded by key prefix.
 type Dir struct{ Root string }
 
@@ -37,19 +60,18 @@ func NewDir(root string) (*Dir, error) {
 }
 
 func (d *Dir) path(key string) (string, error) {
-	if len(key) < 4 || strings.ContainsAny(key, `/\.`) {
-		return "", fmt.Errorf("blob: bad key %q", key)
+	if err := checkKey(key); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.Root, key[:2], key), nil
 }
 
 // Put writes to a temporary file and renames it into place, so a crash leaves no partial blob.
 func (d *Dir) Put(ctx context.Context, r io.Reader, max int64) (string, int64, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", 0, fmt.Errorf("blob key: %w", err)
+	key, err := newKey()
+	if err != nil {
+		return "", 0, err
 	}
-	key := hex.EncodeToString(b)
 	p, _ := d.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
@@ -82,6 +104,9 @@ func (d *Dir) Open(_ context.Context, key string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("blob open %s: %w", key, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob open: %w", err)
 	}

@@ -40,7 +40,6 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// AllowPrivateAddresses lets outbound connections (platform API calls, proxies,
 	// attachment downloads) reach loopback, private and link-local addresses
-	// (OMNICHAT_ALLOW_PRIVATE_ADDRESSES, formerly OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests
 	// and local fake platforms.
 	AllowPrivateAddresses bool
 	// AllowedAddresses are the only non-public networks outbound connections may reach when
@@ -60,6 +59,22 @@ type Config struct {
 	WidgetUploadBudgetChannel int64         // OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL
 	WidgetUploadBudgetWindow  time.Duration // OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW
 	WidgetUploadMaxAge        time.Duration // OMNICHAT_WIDGET_UPLOAD_MAX_AGE
+	// Files is where attachments are kept (OMNICHAT_FILES): dir, postgres or s3.
+	Files string
+	S3    S3 // OMNICHAT_S3_*: the bucket when Files is s3
+}
+
+// Attachment stores (OMNICHAT_FILES).
+const (
+	FilesDir      = "dir"      // OMNICHAT_DATA_DIR/files: one instance
+	FilesPostgres = "postgres" // in the database: every instance reaches it
+	FilesS3       = "s3"       // an S3-compatible bucket
+)
+
+// S3 says where the S3-compatible bucket is (OMNICHAT_S3_*).
+type S3 struct {
+	Endpoint, Bucket, Region, AccessKey, SecretKey string
+	TLS, PathStyle                                 bool
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -95,6 +110,14 @@ var Vars = []Var{
 	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_CHANNEL", "2147483648", "bytes the widget's visitors may upload to one channel per budget window (all instances together)"},
 	{"OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW", "1h", "the window of the widget upload budgets"},
 	{"OMNICHAT_WIDGET_UPLOAD_MAX_AGE", "15m", "how long a widget upload not sent with a message is kept"},
+	{"OMNICHAT_FILES", "dir", "where attachments are kept: dir (OMNICHAT_DATA_DIR/files, one instance), postgres (in the database, every instance) or s3 (OMNICHAT_S3_*)"},
+	{"OMNICHAT_S3_ENDPOINT", "", "with OMNICHAT_FILES=s3: the S3-compatible server as host[:port], like s3.eu-central-1.amazonaws.com"},
+	{"OMNICHAT_S3_BUCKET", "", "with OMNICHAT_FILES=s3: the bucket (it must exist)"},
+	{"OMNICHAT_S3_REGION", "", "the bucket's region; unset = the server's default"},
+	{"OMNICHAT_S3_ACCESS_KEY", "", "with OMNICHAT_FILES=s3: the access key id"},
+	{"OMNICHAT_S3_SECRET_KEY", "", "with OMNICHAT_FILES=s3: the secret access key (never logged)"},
+	{"OMNICHAT_S3_TLS", "true", "reach the S3 server over https"},
+	{"OMNICHAT_S3_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most self-hosted servers); false = chosen by the endpoint"},
 }
 
 // FromEnv reads the process environment.
@@ -244,6 +267,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if c.WidgetUploadMaxAge, e = time.ParseDuration(get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE")); e != nil || c.WidgetUploadMaxAge < time.Second {
 		return c, fmt.Errorf("OMNICHAT_WIDGET_UPLOAD_MAX_AGE=%q: want a duration of at least 1s, like 15m", get("OMNICHAT_WIDGET_UPLOAD_MAX_AGE"))
 	}
+	if err := loadFiles(&c, get); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -266,6 +292,41 @@ func parseAllowPrivate(v string) (bool, []netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return false, out, nil
+}
+
+// loadFiles reads OMNICHAT_FILES and, for s3, the bucket's settings.
+func loadFiles(c *Config, get func(string) string) error {
+	c.Files = strings.ToLower(get("OMNICHAT_FILES"))
+	switch c.Files {
+	case FilesDir, FilesPostgres:
+		return nil
+	case FilesS3:
+	default:
+		return fmt.Errorf("OMNICHAT_FILES=%q: want dir, postgres or s3", c.Files)
+	}
+	var err error
+	s := &c.S3
+	s.Endpoint, s.Bucket, s.Region = get("OMNICHAT_S3_ENDPOINT"), get("OMNICHAT_S3_BUCKET"), get("OMNICHAT_S3_REGION")
+	s.AccessKey, s.SecretKey = get("OMNICHAT_S3_ACCESS_KEY"), get("OMNICHAT_S3_SECRET_KEY")
+	switch {
+	case s.Endpoint == "":
+		return fmt.Errorf("OMNICHAT_S3_ENDPOINT is not set: OMNICHAT_FILES=s3 needs it")
+	case strings.Contains(s.Endpoint, "/"):
+		return fmt.Errorf("OMNICHAT_S3_ENDPOINT=%q: want host[:port] without a scheme or path (https is OMNICHAT_S3_TLS)", s.Endpoint)
+	case s.Bucket == "":
+		return fmt.Errorf("OMNICHAT_S3_BUCKET is not set: OMNICHAT_FILES=s3 needs it")
+	case s.AccessKey == "":
+		return fmt.Errorf("OMNICHAT_S3_ACCESS_KEY is not set: OMNICHAT_FILES=s3 needs it")
+	case s.SecretKey == "":
+		return fmt.Errorf("OMNICHAT_S3_SECRET_KEY is not set: OMNICHAT_FILES=s3 needs it")
+	}
+	if s.TLS, err = strconv.ParseBool(get("OMNICHAT_S3_TLS")); err != nil {
+		return fmt.Errorf("OMNICHAT_S3_TLS: want true or false")
+	}
+	if s.PathStyle, err = strconv.ParseBool(get("OMNICHAT_S3_PATH_STYLE")); err != nil {
+		return fmt.Errorf("OMNICHAT_S3_PATH_STYLE: want true or false")
+	}
+	return nil
 }
 
 // parseNet reads "10.0.0.0/8" or a single address ("10.0.0.1", "::1").

@@ -124,6 +124,24 @@ func TestEveryVariable(t *testing.T) {
 		{"upload window bad", map[string]string{"OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW": "1ms"}, nil, "OMNICHAT_WIDGET_UPLOAD_BUDGET_WINDOW"},
 		{"upload max age bad", map[string]string{"OMNICHAT_WIDGET_UPLOAD_MAX_AGE": "soon"}, nil, "OMNICHAT_WIDGET_UPLOAD_MAX_AGE"},
 		{"blank means default", map[string]string{"OMNICHAT_WORKERS": "  "}, func(c Config) bool { return c.Workers == 20 }, ""},
+		{"files postgres", map[string]string{"OMNICHAT_FILES": "postgres"}, func(c Config) bool { return c.Files == FilesPostgres }, ""},
+		{"files bad", map[string]string{"OMNICHAT_FILES": "nfs"}, nil, "OMNICHAT_FILES"},
+		{"s3", s3Env(nil), func(c Config) bool {
+			return c.Files == FilesS3 && c.S3 == S3{Endpoint: "minio.local:9000", Bucket: "files", Region: "eu-1",
+				AccessKey: "AKID", SecretKey: "s3secretpw", TLS: false, PathStyle: true}
+		}, ""},
+		{"s3 tls default", s3Env(map[string]string{"OMNICHAT_S3_TLS": "", "OMNICHAT_S3_PATH_STYLE": "", "OMNICHAT_S3_REGION": ""}), func(c Config) bool {
+			return c.S3.TLS && !c.S3.PathStyle && c.S3.Region == ""
+		}, ""},
+		{"s3 settings ignored for dir", map[string]string{"OMNICHAT_S3_ENDPOINT": "https://x/"}, func(c Config) bool { return c.Files == FilesDir }, ""},
+		{"s3 no endpoint", s3Env(map[string]string{"OMNICHAT_S3_ENDPOINT": ""}), nil, "OMNICHAT_S3_ENDPOINT"},
+		{"s3 endpoint url", s3Env(map[string]string{"OMNICHAT_S3_ENDPOINT": "https://minio.local"}), nil, "OMNICHAT_S3_ENDPOINT"},
+		{"s3 no bucket", s3Env(map[string]string{"OMNICHAT_S3_BUCKET": ""}), nil, "OMNICHAT_S3_BUCKET"},
+		{"s3 no access key", s3Env(map[string]string{"OMNICHAT_S3_ACCESS_KEY": ""}), nil, "OMNICHAT_S3_ACCESS_KEY"},
+		{"s3 no secret key", s3Env(map[string]string{"OMNICHAT_S3_SECRET_KEY": ""}), nil, "OMNICHAT_S3_SECRET_KEY"},
+		{"s3 region", s3Env(map[string]string{"OMNICHAT_S3_REGION": "us-west-2"}), func(c Config) bool { return c.S3.Region == "us-west-2" }, ""},
+		{"s3 tls bad", s3Env(map[string]string{"OMNICHAT_S3_TLS": "maybe"}), nil, "OMNICHAT_S3_TLS"},
+		{"s3 path style bad", s3Env(map[string]string{"OMNICHAT_S3_PATH_STYLE": "maybe"}), nil, "OMNICHAT_S3_PATH_STYLE"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -149,7 +167,7 @@ func TestEveryVariable(t *testing.T) {
 				t.Fatalf("error %q: want one line starting with %s", msg, tc.bad)
 			}
 			if strings.Contains(msg, "secretpw") {
-				t.Fatalf("error %q leaks the database password", msg)
+				t.Fatalf("error %q leaks a password", msg)
 			}
 		})
 	}
@@ -158,6 +176,17 @@ func TestEveryVariable(t *testing.T) {
 			t.Errorf("%s has no case in this table", v.Name)
 		}
 	}
+}
+
+// s3Env is a complete OMNICHAT_FILES=s3 setting with some values replaced.
+func s3Env(change map[string]string) map[string]string {
+	env := map[string]string{"OMNICHAT_FILES": "s3", "OMNICHAT_S3_ENDPOINT": "minio.local:9000", "OMNICHAT_S3_BUCKET": "files",
+		"OMNICHAT_S3_REGION": "eu-1", "OMNICHAT_S3_ACCESS_KEY": "AKID", "OMNICHAT_S3_SECRET_KEY": "s3secretpw",
+		"OMNICHAT_S3_TLS": "false", "OMNICHAT_S3_PATH_STYLE": "true"}
+	for k, v := range change {
+		env[k] = v
+	}
+	return env
 }
 
 func TestStringMasksSecrets(t *testing.T) {

@@ -372,6 +372,11 @@ func (s *Server) file(c echo.Context) error {
 
 func (s *Server) serveFile(c echo.Context, f store.File) error {
 	r, err := s.Blob.Open(c.Request().Context(), f.Key)
+	if errors.Is(err, blob.ErrNotFound) {
+		// The row is there but not the bytes (removed, or kept where this instance
+		// cannot reach): the file is gone for this request, not a server fault.
+		return apperr.New(apperr.NotFound, "file not found")
+	}
 	if err != nil {
 		return err
 	}
