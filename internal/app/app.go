@@ -43,16 +43,21 @@ import (
 )
 
 // Providers is the one list of channel kinds omnichat offers. A new provider is added here.
-func Providers() *providers.Registry {
-	return providers.NewRegistry(
+// dev adds the demo example provider (OMNICHAT_DEV_PROVIDERS: development, tests, the load
+// test); production never offers it.
+func Providers(dev bool) *providers.Registry {
+	ps := []providers.Provider{
 		telegram.New(),
 		viber.New(),
 		vk.New(),
 		facebook.New(),
 		chatapi.New(),
-		example.New(),
 		widget.New(),
-	)
+	}
+	if dev {
+		ps = append(ps, example.New())
+	}
+	return providers.NewRegistry(ps...)
 }
 
 // App is a built omnichat instance.
@@ -78,7 +83,7 @@ type App struct {
 // Options change how New builds the app (tests and subcommands).
 type Options struct {
 	Version string
-	// Registry replaces Providers() (tests).
+	// Registry replaces Providers(cfg.DevProviders) (tests).
 	Registry *providers.Registry
 	// NoWorkers builds River as an insert-only client: this instance runs no jobs.
 	NoWorkers bool
@@ -180,7 +185,7 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	}
 	reg := o.Registry
 	if reg == nil {
-		reg = Providers()
+		reg = Providers(cfg.DevProviders)
 	}
 	st := store.New(pool)
 	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, noWorkers: o.NoWorkers}

@@ -75,6 +75,8 @@ func Start(t testing.TB, o Options) *Instance {
 		"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true",
 		"OMNICHAT_DB_MAX_CONNS":            "10",
 		"OMNICHAT_LOG_LEVEL":               "debug",
+		// Tests use the example provider and its fake platform.
+		"OMNICHAT_DEV_PROVIDERS": "true",
 	}
 	for k, v := range o.Env {
 		env[k] = v

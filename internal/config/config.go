@@ -40,6 +40,9 @@ type Config struct {
 	// AllowPrivateDownloads lets attachment downloads reach private networks
 	// (OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests and local fake platforms.
 	AllowPrivateDownloads bool
+	// DevProviders registers the demo example provider (OMNICHAT_DEV_PROVIDERS): for
+	// development and `omnichat-dev loadtest --url`, never in production.
+	DevProviders bool
 }
 
 // Var describes one environment variable (the README's table is generated from the same facts).
@@ -68,6 +71,7 @@ var Vars = []Var{
 	{"OMNICHAT_PHONE_REGION", "RU", "region for phone numbers written without a country code"},
 	{"OMNICHAT_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in limits, logs); unset = the direct peer"},
 	{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS", "false", "let attachment downloads reach loopback/private addresses (tests, local fakes)"},
+	{"OMNICHAT_DEV_PROVIDERS", "false", "offer the demo example channel kind (development, omnichat-dev loadtest --url); never in production"},
 }
 
 // FromEnv reads the process environment.
@@ -186,6 +190,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.AllowPrivateDownloads, e = strconv.ParseBool(get("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS")); e != nil {
 		return c, fmt.Errorf("OMNICHAT_ALLOW_PRIVATE_DOWNLOADS: want true or false")
+	}
+	if c.DevProviders, e = strconv.ParseBool(get("OMNICHAT_DEV_PROVIDERS")); e != nil {
+		return c, fmt.Errorf("OMNICHAT_DEV_PROVIDERS: want true or false")
 	}
 	return c, nil
 }

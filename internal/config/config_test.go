@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 	if c.WebhookMaxBody != 1<<20 || c.UploadMaxBody != 50<<20 || c.DBMaxConns != 8 || c.Workers != 20 {
 		t.Errorf("limits: %+v", c)
 	}
-	if c.CookieSecure || c.PhoneRegion != "RU" || c.AllowPrivateDownloads {
+	if c.CookieSecure || c.PhoneRegion != "RU" || c.AllowPrivateDownloads || c.DevProviders {
 		t.Errorf("flags: %+v", c)
 	}
 }
@@ -94,6 +94,8 @@ func TestEveryVariable(t *testing.T) {
 		{"phone region bad", map[string]string{"OMNICHAT_PHONE_REGION": "RUS"}, nil, "OMNICHAT_PHONE_REGION"},
 		{"private downloads", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true"}, func(c Config) bool { return c.AllowPrivateDownloads }, ""},
 		{"private downloads bad", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "yes please"}, nil, "OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"},
+		{"dev providers", map[string]string{"OMNICHAT_DEV_PROVIDERS": "true"}, func(c Config) bool { return c.DevProviders }, ""},
+		{"dev providers bad", map[string]string{"OMNICHAT_DEV_PROVIDERS": "on"}, nil, "OMNICHAT_DEV_PROVIDERS"},
 		{"proxies", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}, func(c Config) bool {
 			return len(c.TrustedProxies) == 3 && c.TrustedProxies[1].String() == "127.0.0.1/32" && c.TrustedProxies[2].String() == "::1/128"
 		}, ""},

@@ -54,6 +54,8 @@ func StartServer(ctx context.Context, databaseURL string, env map[string]string,
 		"OMNICHAT_DATA_DIR":                dir,
 		"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true",
 		"OMNICHAT_LOG_LEVEL":               "warn",
+		// The load is example-provider webhooks.
+		"OMNICHAT_DEV_PROVIDERS": "true",
 	}
 	for k, v := range env {
 		vars[k] = v
