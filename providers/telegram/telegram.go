@@ -271,6 +271,7 @@ func (d *apiDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 	var env apiEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
+		//lint:ignore ST1005 "Bot API" is a name
 		return nil, fmt.Errorf("Bot API answered HTTP %d with a non-JSON body %q", resp.StatusCode, d.snippet(body))
 	}
 	if !env.OK {
