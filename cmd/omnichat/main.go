@@ -27,17 +27,11 @@ Usage:
   omnichat user create --email E --role admin|operator [--name N] [--capacity N]
                                         create a user; the password is read from stdin,
                                         or generated and printed when stdin is empty
-  omnichat simulate telegram --channel ID --text TEXT [--user ID] [--name NAME]
-                                        post a realistic signed Telegram update to a
-                                        running server's webhook
-  omnichat fake telegram                a fake Telegram Bot API for trying omnichat offline
-  omnichat loadtest [--inprocess | --url U --email E --password P] [--rate N] [--duration D]
-                                        signed webhooks at a rate: accepted/s, latencies,
-                                        webhook→SSE latency, stored exactly once
   omnichat version                      print the version
   omnichat env                          list the environment variables and defaults
 
 Configuration is read from OMNICHAT_* environment variables ("omnichat env").
+The developer tools (fake platforms, simulate, loadtest) are in omnichat-dev.
 `
 
 func main() {
@@ -61,6 +55,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-34s %-22q %s\n", v.Name, v.Default, v.Help)
 		}
 		return 0
+	case "fake", "simulate", "loadtest":
+		// They moved out of the shipped binary: say where, instead of "unknown".
+		fmt.Fprintf(stderr, "omnichat: %s is a developer tool: run omnichat-dev %s (make build builds bin/omnichat-dev)\n", cmd, cmd)
+		return 2
 	}
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -77,12 +75,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = migrate(ctx, cfg, log, stdout)
 	case "user":
 		err = user(ctx, cfg, log, args, stdin, stdout)
-	case "fake":
-		err = fake(ctx, args, stdout)
-	case "simulate":
-		err = simulate(ctx, cfg, log, args, stdout)
-	case "loadtest":
-		err = loadtestCmd(ctx, cfg, log, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "omnichat: unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -748,3 +748,16 @@ func TestEnvAndHelp(t *testing.T) {
 		t.Errorf("unknown command: %d %q %q", code, out, errOut)
 	}
 }
+
+// fake, simulate and loadtest moved to the developer binary: omnichat says where they went.
+func TestDeveloperCommandsPointToOmnichatDev(t *testing.T) {
+	for _, cmd := range []string{"fake", "simulate", "loadtest"} {
+		code, out, errOut := runIn(t, nil, "", cmd, "telegram")
+		if code != 2 || out != "" || !strings.Contains(errOut, "omnichat-dev "+cmd) {
+			t.Errorf("%s: code %d, stdout %q, stderr %q", cmd, code, out, errOut)
+		}
+	}
+	if _, out, _ := runIn(t, nil, "", "help"); strings.Contains(out, "omnichat fake") || strings.Contains(out, "omnichat loadtest") || !strings.Contains(out, "omnichat-dev") {
+		t.Errorf("help still lists the developer tools as omnichat's:\n%s", out)
+	}
+}

@@ -44,17 +44,22 @@ import (
 )
 
 // Providers is the one list of channel kinds omnichat offers. A new provider is added here,
-// with g: every call a provider makes goes through the address guard.
-func Providers(g netguard.Guard) *providers.Registry {
-	return providers.NewRegistry(
+// with g: every call a provider makes goes through the address guard. dev adds the demo
+// example provider (OMNICHAT_DEV_PROVIDERS: development, tests, the load test); production
+// never offers it.
+func Providers(g netguard.Guard, dev bool) *providers.Registry {
+	ps := []providers.Provider{
 		telegram.New(telegram.WithGuard(g)),
 		viber.New(viber.WithGuard(g)),
 		vk.New(vk.WithGuard(g)),
 		facebook.New(facebook.WithGuard(g)),
 		chatapi.New(chatapi.WithGuard(g)),
-		example.New(example.WithGuard(g)),
 		widget.New(), // makes no outbound calls
-	)
+	}
+	if dev {
+		ps = append(ps, example.New(example.WithGuard(g)))
+	}
+	return providers.NewRegistry(ps...)
 }
 
 // Guard is the address guard of every outbound connection (provider API calls, proxies,
@@ -87,7 +92,7 @@ type App struct {
 // Options change how New builds the app (tests and subcommands).
 type Options struct {
 	Version string
-	// Registry replaces Providers() (tests).
+	// Registry replaces Providers(Guard(cfg), cfg.DevProviders) (tests).
 	Registry *providers.Registry
 	// NoWorkers builds River as an insert-only client: this instance runs no jobs.
 	NoWorkers bool
@@ -190,7 +195,7 @@ func Build(cfg config.Config, log *slog.Logger, o Options, pool *pgxpool.Pool) (
 	}
 	reg := o.Registry
 	if reg == nil {
-		reg = Providers(Guard(cfg))
+		reg = Providers(Guard(cfg), cfg.DevProviders)
 	}
 	a := &App{Config: cfg, Log: log, Version: o.Version, Pool: pool, Store: st, Files: files, noWorkers: o.NoWorkers}
 	a.Auth = &auth.Service{Store: st, SessionTTL: cfg.SessionTTL}

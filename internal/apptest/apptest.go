@@ -85,6 +85,8 @@ func TryStart(t testing.TB, o Options) (*Instance, error) {
 		"OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "true",
 		"OMNICHAT_DB_MAX_CONNS":            "10",
 		"OMNICHAT_LOG_LEVEL":               "debug",
+		// Tests use the example provider and its fake platform.
+		"OMNICHAT_DEV_PROVIDERS": "true",
 	}
 	for k, v := range o.Env {
 		env[k] = v

@@ -40,6 +40,7 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// AllowPrivateAddresses lets outbound connections (platform API calls, proxies,
 	// attachment downloads) reach loopback, private and link-local addresses
+	// (OMNICHAT_ALLOW_PRIVATE_ADDRESSES, formerly OMNICHAT_ALLOW_PRIVATE_DOWNLOADS); for tests
 	// and local fake platforms.
 	AllowPrivateAddresses bool
 	// AllowedAddresses are the only non-public networks outbound connections may reach when
@@ -62,6 +63,9 @@ type Config struct {
 	// Files is where attachments are kept (OMNICHAT_FILES): dir, postgres or s3.
 	Files string
 	S3    S3 // OMNICHAT_S3_*: the bucket when Files is s3
+	// DevProviders registers the demo example provider (OMNICHAT_DEV_PROVIDERS): for
+	// development and `omnichat-dev loadtest --url`, never in production.
+	DevProviders bool
 }
 
 // Attachment stores (OMNICHAT_FILES).
@@ -118,6 +122,7 @@ var Vars = []Var{
 	{"OMNICHAT_S3_SECRET_KEY", "", "with OMNICHAT_FILES=s3: the secret access key (never logged)"},
 	{"OMNICHAT_S3_TLS", "true", "reach the S3 server over https"},
 	{"OMNICHAT_S3_PATH_STYLE", "false", "address the bucket as endpoint/bucket (most self-hosted servers); false = chosen by the endpoint"},
+	{"OMNICHAT_DEV_PROVIDERS", "false", "offer the demo example channel kind (development, omnichat-dev loadtest --url); never in production"},
 }
 
 // FromEnv reads the process environment.
@@ -269,6 +274,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if err := loadFiles(&c, get); err != nil {
 		return c, err
+	}
+	if c.DevProviders, e = strconv.ParseBool(get("OMNICHAT_DEV_PROVIDERS")); e != nil {
+		return c, fmt.Errorf("OMNICHAT_DEV_PROVIDERS: want true or false")
 	}
 	return c, nil
 }

@@ -100,6 +100,8 @@ func TestEveryVariable(t *testing.T) {
 		{"private downloads, the old name", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true"}, func(c Config) bool { return c.AllowPrivateAddresses }, ""},
 		{"the new name wins", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "true", "OMNICHAT_ALLOW_PRIVATE_ADDRESSES": "false"}, func(c Config) bool { return !c.AllowPrivateAddresses }, ""},
 		{"private downloads bad", map[string]string{"OMNICHAT_ALLOW_PRIVATE_DOWNLOADS": "yes please"}, nil, "OMNICHAT_ALLOW_PRIVATE_DOWNLOADS"},
+		{"dev providers", map[string]string{"OMNICHAT_DEV_PROVIDERS": "true"}, func(c Config) bool { return c.DevProviders }, ""},
+		{"dev providers bad", map[string]string{"OMNICHAT_DEV_PROVIDERS": "on"}, nil, "OMNICHAT_DEV_PROVIDERS"},
 		{"proxies", map[string]string{"OMNICHAT_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}, func(c Config) bool {
 			return len(c.TrustedProxies) == 3 && c.TrustedProxies[1].String() == "127.0.0.1/32" && c.TrustedProxies[2].String() == "::1/128"
 		}, ""},

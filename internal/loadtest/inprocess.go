@@ -56,6 +56,8 @@ func StartServer(ctx context.Context, databaseURL string, env map[string]string,
 		"OMNICHAT_LOG_LEVEL":               "warn",
 		// The load generator is one address with more requests in flight than a client gets.
 		"OMNICHAT_MAX_REQUESTS_PER_ADDRESS": "0",
+		// The load is example-provider webhooks.
+		"OMNICHAT_DEV_PROVIDERS": "true",
 	}
 	for k, v := range env {
 		vars[k] = v

@@ -109,11 +109,6 @@ type Member struct {
 	Payload string `json:"payload,omitempty"`
 }
 
-// batch is the envelope of several updates in one request.
-type batch struct {
-	Updates []Update `json:"updates"`
-}
-
 // Marshal returns the update's JSON as the platform sends it.
 func (u Update) Marshal() []byte {
 	b, err := json.Marshal(u)

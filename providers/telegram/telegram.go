@@ -289,6 +289,7 @@ func (d *apiDoer) Do(req *http.Request) (*http.Response, error) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		// The body is not quoted: whatever answered is not Telegram and its words may be
 		// anything (an internal service's page), so only the status reaches an admin.
+		//lint:ignore ST1005 "Bot API" is a name
 		return nil, fmt.Errorf("Bot API answered HTTP %d with a non-JSON body", resp.StatusCode)
 	}
 	if !env.OK {

@@ -71,7 +71,7 @@ func TestRandomID(t *testing.T) {
 			seen[r] = true
 		}
 	}
-	if randomID(42, 0) != randomID(42, 0) {
+	if a, b := randomID(42, 0), randomID(42, 0); a != b {
 		t.Error("randomID is not deterministic")
 	}
 	for _, id := range []int64{0, -5, 1 << 62} {

@@ -2,7 +2,7 @@
 # One set of end-to-end measurements for docs/performance.md: the simple path and group
 # commit at 1,000/s and beyond, each on a fresh database, with the CPU both sides used.
 #   scripts/pgbench/loadtest-set.sh BIN 'postgres://postgres@127.0.0.1:55432' PGDATA PREFIX
-# BIN is a built omnichat (make build); the URL a server without a database name (runs create
+# BIN is a built omnichat-dev (make build: bin/omnichat-dev); the URL a server without a database name (runs create
 # PREFIX1…PREFIX5 there); PGDATA that server's data directory (for its CPU time).
 set -euo pipefail
 bin=${1:?usage: loadtest-set.sh BIN SERVER_URL PGDATA PREFIX}
@@ -13,7 +13,7 @@ for args in "--group-commit=false --rate 1000" "--rate 1000" "--group-commit=fal
 	i=$((i + 1))
 	db=$prefix$i
 	psql -q -X "$server/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
-	echo "### omnichat loadtest --inprocess $args --duration 5s --concurrency 128   ($(uptime | sed 's/.*load/load/'))"
+	echo "### omnichat-dev loadtest --inprocess $args --duration 5s --concurrency 128   ($(uptime | sed 's/.*load/load/'))"
 	p0=$("$here/pgcpu.sh" "$pgdata")
 	# shellcheck disable=SC2086 # args is a list of flags
 	OMNICHAT_DATABASE_URL="$server/$db" "$bin" loadtest --inprocess $args --duration 5s --concurrency 128 2>&1 |

@@ -70,15 +70,6 @@ func decodePush(t *testing.T, ev apptest.Event) pushed {
 	return p
 }
 
-func dialogs(t *testing.T, admin *apptest.Client) []store.Dialog {
-	t.Helper()
-	var list struct {
-		Dialogs []store.Dialog `json:"dialogs"`
-	}
-	admin.Must(t, "GET", "/api/v1/dialogs?status=open", nil, &list)
-	return list.Dialogs
-}
-
 func getDialog(t *testing.T, admin *apptest.Client, id int64) store.Dialog {
 	t.Helper()
 	var d store.Dialog

@@ -20,7 +20,7 @@ import (
 
 const slogLevelWarn = slog.LevelWarn
 
-const loadtestUsage = `usage: omnichat loadtest [--url BASE --email E --password P | --inprocess]
+const loadtestUsage = `usage: omnichat-dev loadtest [--url BASE --email E --password P | --inprocess]
          [--rate N] [--duration D] [--concurrency N] [--users N]
          [--channel ID [--secret S]] [--database-url URL]
          [--group-commit=false] [--batch-window D] [--batch-workers N] [--notify-after-commit] [--sequential]`
