@@ -1,0 +1,144 @@
+package httpapi
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/omnichat/omnichat/internal/pgtext"
+)
+
+// Text PostgreSQL refuses (NUL, invalid UTF-8: see internal/pgtext) is cleaned here, where
+// it enters, never per handler. One rule for every caller: the value is cleaned (NUL
+// removed, bad bytes replaced by U+FFFD) and the request goes on, so "?q=%00" answers 200
+// like "?q=". Only a path that holds such bytes answers 404: no resource is named so.
+// Query parameters and url-encoded forms are cleaned by cleanInput, JSON bodies by bind and
+// decodeSendJSON (cleanStrings), multipart forms by cleanMultipart. Webhook bodies are the
+// providers' to parse; their events are cleaned as they enter ingest (dialog.cleanEvents).
+
+// maxForm caps a url-encoded form body (sign-in, invitations): they are a few hundred bytes.
+const maxForm = 1 << 20
+
+// cleanInput is the middleware that cleans a request's path, query and url-encoded form.
+func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if pgtext.Dirty(r.URL.Path) {
+			return echo.ErrNotFound
+		}
+		// A NUL or a bad byte hides behind a '%' (or comes raw: net/http refuses a raw NUL
+		// but passes other bytes); a plain query is not parsed here at all.
+		if strings.IndexByte(r.URL.RawQuery, '%') >= 0 || pgtext.Dirty(r.URL.RawQuery) {
+			q := r.URL.Query()
+			if cleanValues(q) {
+				r.URL.RawQuery = q.Encode()
+			}
+		}
+		if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) &&
+			!strings.HasPrefix(r.URL.Path, "/webhooks/") && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
+			if err := r.ParseForm(); err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "malformed form")
+			}
+			cleanValues(r.Form)
+			cleanValues(r.PostForm)
+		}
+		return next(c)
+	}
+}
+
+// cleanValues cleans keys and values of a query or form in place; it reports a change.
+func cleanValues(vs map[string][]string) bool {
+	changed := false
+	for k, list := range vs {
+		for i, v := range list {
+			if pgtext.Dirty(v) {
+				list[i], changed = pgtext.Clean(v), true
+			}
+		}
+		if pgtext.Dirty(k) {
+			delete(vs, k)
+			ck := pgtext.Clean(k)
+			vs[ck] = append(vs[ck], list...)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// cleanMultipart cleans a parsed multipart form's values (also as copied into r.Form for
+// FormValue) and file names.
+func cleanMultipart(r *http.Request) {
+	cleanValues(r.Form)
+	cleanValues(r.PostForm)
+	f := r.MultipartForm
+	if f == nil {
+		return
+	}
+	cleanValues(f.Value)
+	for _, fhs := range f.File {
+		for _, fh := range fhs {
+			fh.Filename = pgtext.Clean(fh.Filename)
+		}
+	}
+}
+
+// cleanStrings cleans every string reachable from v (a pointer to what a JSON body was
+// decoded into): struct fields, slices, map keys and values, interfaces. Byte slices
+// (json.RawMessage) are left alone.
+func cleanStrings(v any) { cleanValue(reflect.ValueOf(v)) }
+
+func cleanValue(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			cleanValue(v.Elem())
+		}
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		// What an interface holds is not addressable: clean a copy and put it back.
+		e := reflect.New(v.Elem().Type()).Elem()
+		e.Set(v.Elem())
+		cleanValue(e)
+		if v.CanSet() {
+			v.Set(e)
+		}
+	case reflect.String:
+		if v.CanSet() && pgtext.Dirty(v.String()) {
+			v.SetString(pgtext.Clean(v.String()))
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				cleanValue(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			cleanValue(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			cleanValue(e)
+			nk := reflect.New(k.Type()).Elem()
+			nk.Set(k)
+			cleanValue(nk)
+			if !nk.Equal(k) {
+				v.SetMapIndex(k, reflect.Value{})
+			}
+			v.SetMapIndex(nk, e)
+		}
+	}
+}
