@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -86,11 +89,20 @@ func cleanMultipart(r *http.Request) {
 }
 
 // cleanStrings cleans every string reachable from v (a pointer to what a JSON body was
-// decoded into): struct fields, slices, map keys and values, interfaces. Byte slices
-// (json.RawMessage) are left alone.
+// decoded into): struct fields, slices, map keys and values, interfaces, and the strings
+// inside a json.RawMessage (stored as jsonb, which refuses "\u0000" too). Other byte
+// slices are left alone.
 func cleanStrings(v any) { cleanValue(reflect.ValueOf(v)) }
 
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
 func cleanValue(v reflect.Value) {
+	if v.Type() == rawMessageType {
+		if v.CanSet() {
+			v.SetBytes(cleanRawJSON(v.Bytes()))
+		}
+		return
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
@@ -141,4 +153,24 @@ func cleanValue(v reflect.Value) {
 			v.SetMapIndex(nk, e)
 		}
 	}
+}
+
+// cleanRawJSON cleans the strings of a JSON document; one without an escaped NUL or a bad
+// byte is returned as is. A document that does not parse is left for its reader to refuse.
+func cleanRawJSON(raw []byte) []byte {
+	if !bytes.Contains(raw, []byte(`\u0000`)) && utf8.Valid(raw) {
+		return raw
+	}
+	var doc any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&doc); err != nil {
+		return raw
+	}
+	cleanValue(reflect.ValueOf(&doc))
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return raw
+	}
+	return out
 }
