@@ -17,14 +17,12 @@ import (
 // it enters, never per handler. One rule for every caller: the value is cleaned (NUL
 // removed, bad bytes replaced by U+FFFD) and the request goes on, so "?q=%00" answers 200
 // like "?q=". Only a path that holds such bytes answers 404: no resource is named so.
-// Query parameters and url-encoded forms are cleaned by cleanInput, JSON bodies by bind and
-// decodeSendJSON (cleanStrings), multipart forms by cleanMultipart. Webhook bodies are the
-// providers' to parse; their events are cleaned as they enter ingest (dialog.cleanEvents).
+// Query parameters are cleaned by cleanInput, url-encoded forms by cleanForm (bodyLimitForm,
+// on every form route), JSON bodies by bind and decodeSendJSON (cleanStrings), multipart
+// forms by cleanMultipart. Webhook bodies are the providers' to parse; their events are
+// cleaned as they enter ingest (dialog.cleanEvents).
 
-// maxForm caps a url-encoded form body (sign-in, invitations): they are a few hundred bytes.
-const maxForm = 1 << 20
-
-// cleanInput is the middleware that cleans a request's path, query and url-encoded form.
+// cleanInput is the middleware that cleans a request's path and query.
 func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -39,16 +37,21 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 				r.URL.RawQuery = q.Encode()
 			}
 		}
-		if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) &&
-			!strings.HasPrefix(r.URL.Path, "/webhooks/") && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				return echo.NewHTTPError(http.StatusBadRequest, "malformed form")
-			}
-			cleanValues(r.Form)
-			cleanValues(r.PostForm)
-		}
 		return next(c)
+	}
+}
+
+// cleanForm parses a url-encoded form body and cleans it, so FormValue reads clean values.
+// The form routes call it (bodyLimitForm) after capping the body; webhooks and the widget's
+// API hand their raw body to a provider and are never parsed here. A form that does not
+// parse is left for its handler, which reads empty values as before.
+func cleanForm(r *http.Request) {
+	if !strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+		return
+	}
+	if err := r.ParseForm(); err == nil {
+		cleanValues(r.Form)
+		cleanValues(r.PostForm)
 	}
 }
 

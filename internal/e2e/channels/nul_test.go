@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +206,24 @@ func TestNULInTheAPIIsCleaned(t *testing.T) {
 		t.Errorf("a path with NUL = %d, want 404", code)
 	}
 
+	// The sign-in page's form: an email with NUL is a wrong email (401), not a 500.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(inst.URL + "/login")
+	must(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf_token" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no csrf_token in the sign-in form: %.300s", page)
+	}
+	resp, err = browser.PostForm(inst.URL+"/login", url.Values{"csrf_token": {string(csrf[1])}, "email": {"admin@example.com\x00"}, "password": {"x\x00"}})
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("sign-in form with NUL: HTTP %d, want 401", resp.StatusCode)
+	}
+
 	// A client record: plain fields and the free-form custom JSON (jsonb).
 	var cl struct {
 		ID int64 `json:"id"`
@@ -223,7 +244,7 @@ func TestNULInTheAPIIsCleaned(t *testing.T) {
 	createChannel(t, admin, "example", fake.Settings())
 	apptest.Eventually(t, 15*time.Second, "the webhook registration", func() bool { return fake.Webhook().URL != "" })
 	stream := admin.Stream(t)
-	code, _, err := fake.Deliver(ctx, example.NewMessageUpdate(1, 1, "u1", "", "Anna", "", "Hi", time.Now()))
+	code, _, err = fake.Deliver(ctx, example.NewMessageUpdate(1, 1, "u1", "", "Anna", "", "Hi", time.Now()))
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("deliver: %d %v", code, err)
 	}
