@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/omnichat/omnichat/internal/apperr"
+	"github.com/omnichat/omnichat/internal/pgtext"
 	"github.com/omnichat/omnichat/internal/seal"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers"
@@ -152,6 +153,9 @@ func (s *Service) check(ctx context.Context, p providers.Provider, settings prov
 		}
 		// Provider errors carry no secrets (the conformance suite checks that).
 		return nil, apperr.New(apperr.Invalid, "check failed: %v", err)
+	}
+	for k, v := range checked { // the platform's words (bot name…): storable text (pgtext)
+		checked[k] = pgtext.Clean(v)
 	}
 	return settings.Merge(checked), nil
 }
@@ -393,7 +397,7 @@ func (s *Service) registerWebhook(ctx context.Context, id int64) {
 	extra, err := live.Provider.SetWebhook(ctx, live.Channel, live.Channel.WebhookURL)
 	state, msg := "set", ""
 	if err != nil {
-		state, msg = "error", err.Error()
+		state, msg = "error", pgtext.Clean(err.Error())
 		s.Log.Warn("set webhook failed", "channel", id, "kind", live.Channel.Kind, "err", err)
 	}
 	if len(extra) > 0 {

@@ -126,6 +126,7 @@ func (s *Service) IngestGrouped(ctx context.Context, ch Chan, evs []providers.Ev
 // Ingest stores evs like Service.Ingest, sharing the transaction with concurrent callers. It
 // returns after the commit that made them durable (or with the error that prevented it).
 func (b *Batcher) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (IngestResult, error) {
+	cleanEvents(evs) // before the batch shares them (Service.Ingest's clean is then a no-op)
 	if b.Off {
 		return b.s.Ingest(ctx, ch, evs)
 	}

@@ -64,6 +64,15 @@ func inbound(t *testing.T, inst *apptest.Instance, channelID int64) map[string]i
 func TestBatcherStoresEveryMessageOnceWithPoisonedNeighbours(t *testing.T) {
 	inst, ch, b := setup(t)
 	b.Workers = 3 // three shards: visitors spread over concurrent committers
+	// A message PostgreSQL refuses mid-transaction. (It used to be a NUL byte; ingest now
+	// strips those, so the refusal comes from a trigger.)
+	const poison = "refused by the trigger of the test"
+	if _, err := inst.Pool.Exec(context.Background(), `
+		CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN IF NEW.text = '`+poison+`' THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poison();`); err != nil {
+		t.Fatal(err)
+	}
 	const total = 120
 	poisoned := func(i int) bool { return i%40 == 7 || i%40 == 23 }
 	batch := func(i int) []providers.Event {
@@ -72,7 +81,7 @@ func TestBatcherStoresEveryMessageOnceWithPoisonedNeighbours(t *testing.T) {
 		case i%40 == 7:
 			return message(ext, "", "no sender: malformed") // rejected before SQL
 		case i%40 == 23:
-			return message(ext, user, "NUL \x00 byte") // PostgreSQL rejects it: the tx aborts
+			return message(ext, user, poison) // PostgreSQL rejects it: the tx aborts
 		}
 		return message(ext, user, fmt.Sprintf("hello %d", i))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/omnichat/omnichat/internal/apperr"
 	"github.com/omnichat/omnichat/internal/blob"
 	"github.com/omnichat/omnichat/internal/fetch"
+	"github.com/omnichat/omnichat/internal/pgtext"
 	"github.com/omnichat/omnichat/internal/push"
 	"github.com/omnichat/omnichat/internal/store"
 	"github.com/omnichat/omnichat/providers"
@@ -130,7 +131,7 @@ func (s *Service) saveURL(ctx context.Context, ch providers.Channel, url string,
 		mt = sniffed
 	}
 	if name == "" {
-		name = res.Name
+		name = pgtext.Clean(res.Name) // a platform's Content-Disposition header
 	}
 	if name == "" {
 		name = "file" + extFor(mt)
@@ -139,7 +140,7 @@ func (s *Service) saveURL(ctx context.Context, ch providers.Channel, url string,
 	if err != nil {
 		return store.File{}, err
 	}
-	f := store.File{Key: key, Name: path.Base(name), MIME: mt, Size: size}
+	f := store.File{Key: key, Name: path.Base(name), MIME: pgtext.Clean(mt), Size: size}
 	if err := store.CreateFile(ctx, s.Store.Pool, &f); err != nil {
 		return f, err
 	}
@@ -190,6 +191,7 @@ func (s *Service) FetchUserInfo(ctx context.Context, visitorID int64) error {
 	if err != nil {
 		return fmt.Errorf("get user info: %w", err)
 	}
+	cleanUserInfo(&info)
 	var avatar *int64
 	if info.AvatarURL != "" && v.AvatarFileID == nil {
 		f, err := s.saveURL(ctx, ch, info.AvatarURL, info.AvatarHeader, "avatar", "")

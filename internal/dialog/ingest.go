@@ -35,8 +35,9 @@ type IngestResult struct {
 
 // Ingest stores a webhook's events in one transaction, with the follow-up jobs and
 // realtime notifications, before the webhook is answered. A platform retry of a stored
-// message changes nothing.
+// message changes nothing. The events' strings are cleaned in place (cleanEvents).
 func (s *Service) Ingest(ctx context.Context, ch Chan, evs []providers.Event) (IngestResult, error) {
+	cleanEvents(evs)
 	st, err := s.Settings(ctx)
 	if err != nil {
 		return IngestResult{}, err

@@ -179,6 +179,7 @@ func decodeSendJSON(r io.Reader) (sendBody, error) {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return b, echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
 	}
+	cleanStrings(&b)
 	return b, nil
 }
 
@@ -195,6 +196,7 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*multi
 		}
 		return nil, invalid("send multipart/form-data with the file in the field \"file\"")
 	}
+	cleanMultipart(r)
 	files := r.MultipartForm.File["file"]
 	if len(files) == 0 {
 		return nil, invalid("attach the file in the multipart field \"file\"")

@@ -61,6 +61,7 @@ func (s *Server) pageRoutes() {
 func bodyLimitForm(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10)
+		cleanForm(c.Request()) // NUL and bad bytes (clean.go)
 		return next(c)
 	}
 }

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/omnichat/omnichat/internal/store"
 )
 
 // routes is every route, grouped by who may call it.
@@ -85,6 +88,9 @@ func (s *Server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Pool.Ping(ctx); err != nil {
+		if store.IsUnavailable(err) {
+			return fmt.Errorf("readyz: %w", err) // 503 unavailable, through the outage log
+		}
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "database unavailable")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

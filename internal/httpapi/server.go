@@ -52,6 +52,7 @@ type Server struct {
 	pageError func(c echo.Context, status int, msg string)
 	comet     *cometSettings
 	inFlight  addressCounts // requests in progress per client address (limits.go)
+	outage    *outage       // database outages: one WARN each (outage.go)
 }
 
 // New builds the echo instance with every route.
@@ -60,9 +61,10 @@ func New(d Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{Deps: d, echo: e}
 	s.comet = &cometSettings{s: s}
+	s.outage = newOutage(d.Log, func(ctx context.Context) error { return d.Store.Pool.Ping(ctx) })
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
-	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders, s.requestLimits)
+	e.Use(requestID, s.accessLog, s.recoverer, securityHeaders, s.requestLimits, cleanInput)
 	s.routes()
 	for _, f := range d.Extra {
 		f(e)
@@ -124,7 +126,10 @@ func (s *Server) unmatchedRoutes() {
 
 // Close drops the comet-server.ru connection; call it after the HTTP server and the comet
 // forwarder stopped.
-func (s *Server) Close() { s.comet.close() }
+func (s *Server) Close() {
+	s.comet.close()
+	s.outage.close()
+}
 
 // Handler returns the http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -257,7 +262,8 @@ var statusCode = map[int]string{
 }
 
 // errorHandler renders every error in one place: domain errors with their message,
-// echo's with theirs, anything else as a 500 whose cause is logged, never sent.
+// echo's with theirs, a database outage as 503 "unavailable" with Retry-After (one WARN
+// per outage), anything else as a 500 whose cause is logged, never sent.
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		// Too late to answer with an error (a stream, a file half sent): log it, or it
@@ -298,6 +304,13 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.Is(err, context.Canceled):
 		status = 499
 		body.Error.Code, body.Error.Message = "canceled", "request canceled"
+	case store.IsUnavailable(err):
+		// The database is down or restarting: not a bug, and every caller (a platform's
+		// webhook retry included) should simply come back. Logged once per outage.
+		s.outage.failed(err)
+		status = http.StatusServiceUnavailable
+		c.Response().Header().Set("Retry-After", retryAfter)
+		body.Error.Code, body.Error.Message = "unavailable", "the database is unavailable; try again in a few seconds"
 	default:
 		s.Log.Error("internal error", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path, "req", reqID(c))
 		body.Error.Code, body.Error.Message = "internal", "internal error (request "+reqID(c)+")"
@@ -341,7 +354,7 @@ func idParam(c echo.Context, name string) (int64, error) {
 	return id, nil
 }
 
-// bind decodes a JSON body strictly enough to give a clear error.
+// bind decodes a JSON body strictly enough to give a clear error, and cleans its strings.
 func bind(c echo.Context, v any) error {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
@@ -354,5 +367,6 @@ func bind(c echo.Context, v any) error {
 		}
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
 	}
+	cleanStrings(v) // NUL and bad bytes (clean.go)
 	return nil
 }

@@ -71,7 +71,7 @@ func (s *Server) webhook(c echo.Context) error {
 			if errors.Is(err, providers.ErrMalformed) {
 				return s.webhookError(c, ch, err)
 			}
-			return err // 500: the platform retries, and the retry is idempotent
+			return err // 503 (database unavailable) or 500: the platform retries, and the retry is idempotent
 		}
 	}
 	if a, ok := p.(providers.Acknowledger); ok {

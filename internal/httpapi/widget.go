@@ -369,6 +369,7 @@ func (s *Server) widgetUpload(c echo.Context, lim *rateLimiter) error {
 		}
 		return invalid("attach the file in the multipart field \"file\"")
 	}
+	cleanMultipart(c.Request())
 	if fh.Size > widget.MaxUploadBytes {
 		return apperr.New(apperr.TooLarge, "the file is larger than %d MB", widget.MaxUploadBytes>>20)
 	}

@@ -29,6 +29,8 @@ func FuzzEventFilter(f *testing.F) {
 
 	p := chatapi.New()
 	ch := testChannel()
+	// NUL in the text and the sender's name (PostgreSQL refuses it; the core strips it).
+	f.Add([]byte(`{"messages":[{"id":"false_7@c.us_A","chatId":"7@c.us","author":"7@c.us","type":"chat","body":"Hel\u0000lo","senderName":"An\u0000na Pe\u0000trova","fromMe":false,"time":1732190400}]}`), "/"+testChannel().Secret)
 	f.Fuzz(func(t *testing.T, body []byte, path string) {
 		evs, err := p.EventFilter(context.Background(), ch, &providers.Request{Method: "POST", Path: path, Body: body})
 		if path != "/"+ch.Secret {

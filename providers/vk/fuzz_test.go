@@ -37,6 +37,9 @@ func FuzzEventFilter(f *testing.F) {
 	other := ch
 	other.Secret = "a-completely-different-channel-secret-0123456789"
 	ctx := context.Background()
+	// NUL in the text and the button payload (PostgreSQL refuses it; the core strips it).
+	f.Add([]byte(`{"type":"message_new","group_id":229000001,"secret":"` + key + `","object":{"message":{"from_id":1,"peer_id":1,"conversation_message_id":7,"date":1732190400,"text":"Hel\u0000lo","payload":"{\"b\":\"\\u0000\"}"}}}`))
+	f.Add([]byte(`{"type":"message_event","group_id":229000001,"secret":"` + key + `","object":{"user_id":1,"peer_id":1,"event_id":"e\u0000","payload":"\"\\u0000\""}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := &providers.Request{Method: "POST", Body: body}
 		evs, err := p.EventFilter(ctx, ch, req)
