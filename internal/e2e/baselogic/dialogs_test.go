@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -417,7 +418,7 @@ func TestAdminOnlyWritesDepartmentsSettings(t *testing.T) {
 	if got != want {
 		t.Fatalf("settings %+v, want %+v", got, want)
 	}
-	for _, bad := range []map[string]any{{"record_type": "lead"}, {"auto_close_minutes": -1}, {"default_capacity": 5000}, {"offline_text": string(make([]byte, 5000))}} {
+	for _, bad := range []map[string]any{{"record_type": "lead"}, {"auto_close_minutes": -1}, {"default_capacity": 5000}, {"offline_text": strings.Repeat("x", 5000)}} {
 		if code, _ := e.admin.Call(t, "PUT", "/api/v1/settings", bad, nil); code != 422 {
 			t.Errorf("settings %v: HTTP %d, want 422", bad, code)
 		}
